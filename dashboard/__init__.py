@@ -1,0 +1,1 @@
+"""Streamlit UI helpers for mri-explain (entry script: dashboard/app.py)."""

@@ -1,0 +1,1 @@
+"""mri-explain core: data, model I/O, training, evaluation and explanations (no Streamlit here)."""

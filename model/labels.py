@@ -1,0 +1,39 @@
+"""The one definition of class labels and folder-name mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Folder name (one sub-folder per class) -> human label. Order here is the model's class-index order.
+DEFAULT_CLASS_MAP: Mapping[str, str] = {"no": "no tumor", "yes": "tumor"}
+LABELS: tuple[str, ...] = tuple(DEFAULT_CLASS_MAP.values())
+POSITIVE_LABEL = "tumor"
+
+
+class LabelMismatchError(ValueError):
+    """A model's or artifact's labels differ from the ones expected."""
+
+
+def id2label(labels: tuple[str, ...] | list[str] = LABELS) -> dict[int, str]:
+    """Map class index to label, as stored in a Hugging Face config's ``id2label``."""
+    return {i: name for i, name in enumerate(labels)}
+
+
+def label2id(labels: tuple[str, ...] | list[str] = LABELS) -> dict[str, int]:
+    """Map label to class index, as stored in a Hugging Face config's ``label2id``."""
+    return {name: i for i, name in enumerate(labels)}
+
+
+def check_labels(found: tuple[str, ...] | list[str], expected: tuple[str, ...] | list[str], what: str) -> None:
+    """Raise :class:`LabelMismatchError` naming both label lists when they differ.
+
+    Args:
+        found: labels read from the thing being checked (model config, evaluation file).
+        expected: labels it must match.
+        what: a short description used in the message (e.g. "model /path/to/model").
+    """
+    if tuple(found) != tuple(expected):
+        raise LabelMismatchError(
+            f"{what} has labels {list(found)}, expected {list(expected)}. "
+            "Use a model and evaluations trained for the same classes (labels come from config.json id2label)."
+        )

@@ -1,0 +1,225 @@
+"""Model I/O: load a ViT classifier from a local folder or the Hub, build one for offline training, save one.
+
+A model folder is plain ``save_pretrained`` output (``config.json`` with ``id2label``, ``model.safetensors``)
+plus ``preprocessor_config.json`` and, when trained here, ``training_config.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import ViTConfig, ViTForImageClassification
+
+from model.labels import LABELS, check_labels, id2label, label2id
+from model.preprocess import PREPROCESSOR_FILE, PreprocessConfig
+
+RUN_CONFIG_FILE = "training_config.json"
+HUB_HOST = ("huggingface.co", 443)
+HUB_PROBE_TIMEOUT_S = 3.0
+
+# Standard ViT sizes (Dosovitskiy et al. 2021; DeiT-Ti for "tiny").
+ARCHITECTURES: dict[str, dict[str, int]] = {
+    "tiny": {"hidden_size": 192, "num_hidden_layers": 12, "num_attention_heads": 3, "intermediate_size": 768},
+    "small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6, "intermediate_size": 1536},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+}
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded model with everything needed to use and describe it.
+
+    Attributes:
+        model: the ViT in eval mode with eager attention (attention maps available).
+        preprocess: how scans become this model's input.
+        labels: class names in index order, from ``config.id2label``.
+        fingerprint: sha256[:12] of the weights (see :func:`weights_fingerprint`).
+        source: the folder or hub id it came from.
+    """
+
+    model: ViTForImageClassification
+    preprocess: PreprocessConfig
+    labels: tuple[str, ...]
+    fingerprint: str
+    source: str
+
+    @property
+    def patch_grid(self) -> tuple[int, int]:
+        """(rows, cols) of the patch grid for this model's input size."""
+        cfg = self.model.config
+        side = self.preprocess.image_size // cfg.patch_size
+        return (side, side)
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """Hash the weights (names, shapes and fp32 values), independent of the file format they came from.
+
+    Returns:
+        The first 12 hex digits of the sha256.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().to(torch.float32).contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _labels_of(config: ViTConfig) -> tuple[str, ...]:
+    return tuple(config.id2label[i] for i in range(config.num_labels))
+
+
+def _hub_reachable() -> bool:
+    try:
+        with socket.create_connection(HUB_HOST, timeout=HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _from_pretrained(source: str, local_files_only: bool) -> ViTForImageClassification:
+    model = ViTForImageClassification.from_pretrained(
+        source, attn_implementation="eager", local_files_only=local_files_only, dtype=torch.float32
+    )
+    return model.eval()
+
+
+def _read_preprocess(source: str, local: bool) -> PreprocessConfig:
+    if local:
+        return PreprocessConfig.load(source)
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(source, PREPROCESSOR_FILE)
+    except Exception:  # noqa: BLE001 - hub models without a processor file use ViT defaults
+        return PreprocessConfig(crop_brain=False)
+    return PreprocessConfig.from_hf_dict(json.loads(Path(path).read_text()))
+
+
+def load_classifier(source: str | Path, expected_labels: tuple[str, ...] | None = None) -> Classifier:
+    """Load a ViT image classifier for inference and explanation.
+
+    Args:
+        source: a local ``save_pretrained`` folder, or a Hugging Face hub id such as
+            ``AMfeta99/vit-base-oxford-brain-tumor``.
+        expected_labels: when given, the model's ``id2label`` must list exactly these classes.
+
+    Returns:
+        A :class:`Classifier` with the model in eval mode and eager attention.
+
+    Raises:
+        ModelLoadError: the folder is missing or unreadable, or the hub cannot be reached; the message names
+            the alternative.
+        LabelMismatchError: the model's labels differ from ``expected_labels``.
+    """
+    source = str(source)
+    path = Path(source)
+    local = path.is_dir()
+    looks_like_path = source.startswith((".", "/", "~")) or source.count("/") != 1 or path.suffix != ""
+    if not local and looks_like_path:
+        raise ModelLoadError(f"Model folder '{source}' does not exist. Pass a save_pretrained folder or a hub id.")
+    if local and not (path / "config.json").exists():
+        raise ModelLoadError(f"'{source}' has no config.json: it is not a save_pretrained model folder.")
+    try:
+        if local:
+            model = _from_pretrained(source, local_files_only=True)
+        else:
+            model = _load_from_hub(source)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ModelLoadError(f"Could not load a ViT classifier from '{source}': {err}") from err
+    labels = _labels_of(model.config)
+    if expected_labels is not None:
+        check_labels(labels, expected_labels, f"model '{source}'")
+    return Classifier(model, _read_preprocess(source, local), labels, weights_fingerprint(model), source)
+
+
+def _load_from_hub(hub_id: str) -> ViTForImageClassification:
+    try:  # the local Hugging Face cache first: works offline when the model was downloaded before
+        return _from_pretrained(hub_id, local_files_only=True)
+    except OSError:
+        pass
+    if not _hub_reachable():
+        raise ModelLoadError(
+            f"Cannot reach the Hugging Face Hub to download '{hub_id}' (no network), and it is not in the local "
+            "cache. Download it where the Hub is reachable (`huggingface-cli download "
+            f"{hub_id}`) or choose a local save_pretrained folder such as 'artifacts/model'."
+        )
+    return _from_pretrained(hub_id, local_files_only=False)
+
+
+def build_classifier(
+    arch: str, labels: tuple[str, ...] = LABELS, image_size: int = 224, patch_size: int = 16, **overrides: float
+) -> ViTForImageClassification:
+    """Make a randomly initialised ViT classifier for training from scratch.
+
+    Args:
+        arch: ``tiny`` (ViT-Ti/DeiT-Ti), ``small`` (ViT-S) or ``base`` (ViT-B); see :data:`ARCHITECTURES`.
+        labels: class names in index order (written to ``id2label``).
+        image_size: input side in pixels; must be a multiple of ``patch_size``.
+        patch_size: patch side in pixels.
+        **overrides: any other ``ViTConfig`` field (e.g. ``num_hidden_layers=6``, ``hidden_dropout_prob=0.1``).
+
+    Returns:
+        The model in eval mode with eager attention.
+
+    Raises:
+        ValueError: unknown ``arch`` or an image size that the patch size does not divide.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture '{arch}'; choose one of {sorted(ARCHITECTURES)}.")
+    if image_size % patch_size:
+        raise ValueError(f"image_size {image_size} is not a multiple of patch_size {patch_size}.")
+    config = ViTConfig(
+        **{**ARCHITECTURES[arch], **overrides},
+        image_size=image_size,
+        patch_size=patch_size,
+        num_labels=len(labels),
+        id2label=id2label(labels),
+        label2id=label2id(labels),
+    )
+    config._attn_implementation = "eager"
+    return ViTForImageClassification(config).eval()
+
+
+def save_classifier(
+    model: ViTForImageClassification,
+    preprocess: PreprocessConfig,
+    out_dir: str | Path,
+    run_config: dict | None = None,
+    half: bool = False,
+) -> Path:
+    """Write a model folder: ``save_pretrained`` output, the preprocessor config and the run's config.
+
+    Args:
+        model: the classifier (its ``id2label`` must be set).
+        preprocess: preprocessing used in training.
+        out_dir: folder to write (created).
+        run_config: JSON-serialisable training settings, saved as ``training_config.json``.
+        half: store the weights as float16 (half the size; loading casts back to float32).
+
+    Returns:
+        The folder path.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    to_save = model
+    if half:
+        to_save = ViTForImageClassification(model.config)
+        to_save.load_state_dict(model.state_dict())
+        to_save = to_save.half()
+    to_save.save_pretrained(out)
+    preprocess.save(out)
+    if run_config is not None:
+        (out / RUN_CONFIG_FILE).write_text(json.dumps(run_config, indent=2, sort_keys=True) + "\n")
+    return out
