@@ -16,13 +16,14 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from PIL import Image
+from scipy import ndimage
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
 # A pixel belongs to the head when brighter than this share of the image's 99th percentile. Low enough to keep
 # dark CSF and T1 grey matter, high enough to drop JPEG noise in black borders.
 CROP_THRESHOLD = 0.12
-# Rows/columns with fewer head pixels than this share are border (text, scale bars, thin lines).
-CROP_MIN_LINE_FRACTION = 0.02
+# Bright regions smaller than this share of the largest one are marks (text, arrows, scale bars), not head.
+CROP_MIN_COMPONENT_FRACTION = 0.10
 # Margin added around the detected head, as a share of the box size.
 CROP_MARGIN = 0.04
 # A detected box smaller than this share of the image is more likely noise than a head: keep the whole image.
@@ -113,16 +114,18 @@ def brain_crop_box(gray: NDArray[np.uint8]) -> tuple[int, int, int, int]:
     ref = float(np.percentile(gray, 99))
     if ref <= 0:
         return (0, 0, h, w)
-    head = gray > CROP_THRESHOLD * ref  # (H, W) bool
-    rows = np.flatnonzero(head.mean(axis=1) > CROP_MIN_LINE_FRACTION)
-    cols = np.flatnonzero(head.mean(axis=0) > CROP_MIN_LINE_FRACTION)
-    if rows.size == 0 or cols.size == 0:
+    head = ndimage.binary_closing(gray > CROP_THRESHOLD * ref, iterations=2)  # (H, W) bool, gaps bridged
+    components, n = ndimage.label(head)
+    if n == 0:
         return (0, 0, h, w)
+    areas = np.bincount(components.ravel())[1:]
+    keep = np.isin(components, 1 + np.flatnonzero(areas >= CROP_MIN_COMPONENT_FRACTION * areas.max()))
+    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     if (bottom - top) * (right - left) < CROP_MIN_AREA_FRACTION * h * w:
         return (0, 0, h, w)
     my, mx = int(CROP_MARGIN * (bottom - top)), int(CROP_MARGIN * (right - left))
-    return (max(0, top - my), max(0, left - mx), min(h, bottom + my), min(w, right + mx))
+    return (int(max(0, top - my)), int(max(0, left - mx)), int(min(h, bottom + my)), int(min(w, right + mx)))
 
 
 def crop_and_resize(image: Image.Image, cfg: PreprocessConfig) -> tuple[NDArray[np.uint8], Geometry]:
@@ -146,7 +149,7 @@ def crop_and_resize(image: Image.Image, cfg: PreprocessConfig) -> tuple[NDArray[
 
 def normalise(pixels: NDArray[np.uint8] | torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     """Turn (..., H, W, 3) uint8 pixels into (..., 3, H, W) float32 model input."""
-    x = torch.as_tensor(np.asarray(pixels), dtype=torch.float32) / 255.0
+    x = torch.as_tensor(np.array(pixels), dtype=torch.float32) / 255.0
     x = x.movedim(-1, -3)  # (..., 3, H, W)
     mean = torch.tensor(cfg.mean, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(cfg.std, dtype=torch.float32).view(3, 1, 1)
