@@ -1,9 +1,35 @@
-"""Entry point: python -m streamlit run dashboard/app.py (placeholder until the pages land)."""
+"""Entry point and router: ``python -m streamlit run dashboard/app.py`` from the repo root.
+
+Registers the six pages with ``st.navigation``, draws the shared sidebar (model / evaluation / data folders)
+and, after the page, the footer with the "research and teaching tool — not for diagnosis" notice.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="mri-explain", layout="wide")
-st.title("mri-explain")
-st.warning("Research and teaching tool — not for diagnosis.")
+from dashboard import layout
+
+st.set_page_config(page_title="mri-explain", page_icon=":material/neurology:", layout="wide")
+
+PAGES = [
+    st.Page(
+        "../pages/overview.py", title="Overview", icon=":material/home:", url_path="overview", default=True
+    ),
+    st.Page(
+        "../pages/explain.py", title="Explain a scan", icon=":material/image_search:", url_path="explain"
+    ),
+    st.Page(
+        "../pages/performance.py", title="Performance", icon=":material/monitoring:", url_path="performance"
+    ),
+    st.Page("../pages/error_audit.py", title="Error audit", icon=":material/rule:", url_path="error-audit"),
+    st.Page(
+        "../pages/quality.py", title="Explanation quality", icon=":material/fact_check:", url_path="quality"
+    ),
+    st.Page("../pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
+]
+
+page = st.navigation(PAGES)
+layout.render_sidebar()
+page.run()
+layout.footer()

@@ -86,9 +86,9 @@ def _hub_reachable() -> bool:
         return False
 
 
-def _from_pretrained(source: str, local_files_only: bool) -> ViTForImageClassification:
+def _from_pretrained(source: str, local_files_only: bool, **head: object) -> ViTForImageClassification:
     model = ViTForImageClassification.from_pretrained(
-        source, attn_implementation="eager", local_files_only=local_files_only, dtype=torch.float32
+        source, attn_implementation="eager", local_files_only=local_files_only, dtype=torch.float32, **head
     )
     return model.eval()
 
@@ -144,9 +144,9 @@ def load_classifier(source: str | Path, expected_labels: tuple[str, ...] | None 
     return Classifier(model, _read_preprocess(source, local), labels, weights_fingerprint(model), source)
 
 
-def _load_from_hub(hub_id: str) -> ViTForImageClassification:
+def _load_from_hub(hub_id: str, **head: object) -> ViTForImageClassification:
     try:  # the local Hugging Face cache first: works offline when the model was downloaded before
-        return _from_pretrained(hub_id, local_files_only=True)
+        return _from_pretrained(hub_id, local_files_only=True, **head)
     except OSError:
         pass
     if not _hub_reachable():
@@ -155,7 +155,42 @@ def _load_from_hub(hub_id: str) -> ViTForImageClassification:
             "cache. Download it where the Hub is reachable (`huggingface-cli download "
             f"{hub_id}`) or choose a local save_pretrained folder such as 'artifacts/model'."
         )
-    return _from_pretrained(hub_id, local_files_only=False)
+    return _from_pretrained(hub_id, local_files_only=False, **head)
+
+
+def load_for_finetuning(
+    base: str | Path, labels: tuple[str, ...] = LABELS
+) -> tuple[ViTForImageClassification, PreprocessConfig]:
+    """Load a pretrained ViT (hub id or local folder) with a NEW, randomly initialised head for ``labels``.
+
+    The backbone weights are kept; the classifier is replaced whatever its original size
+    (``ignore_mismatched_sizes=True``), and ``id2label``/``label2id`` are rewritten.
+
+    Args:
+        base: a hub id such as ``google/vit-base-patch16-224`` or a local ``save_pretrained`` folder.
+        labels: class names in index order for the new head.
+
+    Returns:
+        The model (eval mode, eager attention) and the base's preprocessing (ViT defaults when it has none).
+
+    Raises:
+        ModelLoadError: the folder is missing or not a model, or the hub is unreachable and the id is not cached.
+    """
+    source = str(base)
+    local = Path(source).is_dir()
+    if local and not (Path(source) / "config.json").exists():
+        raise ModelLoadError(f"'{source}' has no config.json: it is not a save_pretrained model folder.")
+    if not local and (source.startswith((".", "/", "~")) or source.count("/") != 1):
+        raise ModelLoadError(f"Base model '{source}' is neither a folder nor a hub id (owner/name).")
+    head = dict(num_labels=len(labels), id2label=id2label(labels), label2id=label2id(labels),
+                ignore_mismatched_sizes=True)
+    try:
+        model = _from_pretrained(source, True, **head) if local else _load_from_hub(source, **head)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ModelLoadError(f"Could not load a ViT to fine-tune from '{source}': {err}") from err
+    return model, _read_preprocess(source, local)
 
 
 def build_classifier(

@@ -1,0 +1,149 @@
+"""Explanation methods: the project's defaults vs the libraries' defaults vs a high-accuracy reference.
+
+For every method the table shows the time of the project's default (through
+:func:`model.explain.registry.safe_explain`, as the dashboard runs it), the time of the library's default
+(:mod:`benchmarks.alternatives`), and how well each map agrees with a reference map (Spearman rank
+correlation on the finest grid both maps share), so that speed is never bought with a wrong map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from benchmarks import alternatives
+from benchmarks.report import Check, Row
+from benchmarks.settings import Settings
+from benchmarks.timing import Timing, measure
+from model.explain.heatmap import Heatmap
+from model.explain.registry import EXPLAINERS, safe_explain
+from model.explain.sanity import rank_correlation
+from model.explain.state import patch_size_of
+from model.loading import Classifier
+
+SECTION = "explanations"
+# Reference maps of the stochastic methods use another seed, so agreement is not inflated by shared draws.
+REFERENCE_SEED = 1
+REFERENCE_BATCH = 16
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How one method is compared.
+
+    Attributes:
+        method: registry key.
+        library: the alternative in words, or "" when no library implements the method.
+        library_fn: ``(model, x, target) -> Heatmap`` for the alternative.
+        reference: how the reference map is made, in words ("library": the alternative's map is it).
+        reference_params: settings -> parameters of the project's method that make the reference.
+        min_speedup: target speed-up of the project default over the library default (None: no target).
+        min_agreement: target rank correlation of the project default with the reference (None: no target).
+    """
+
+    method: str
+    library: str
+    library_fn: Callable[..., Heatmap] | None
+    reference: str
+    reference_params: Callable[[Settings], dict] | None = None
+    min_speedup: float | None = None
+    min_agreement: float | None = None
+    note: str = field(default="")
+
+
+COMPARISONS = (
+    Comparison("integrated_gradients", "Captum IntegratedGradients defaults: 50 steps, no internal batching",
+               alternatives.captum_ig, "project method with the reference step count",
+               lambda s: {"n_steps": s.ig_reference_steps, "internal_batch_size": REFERENCE_BATCH}, 2.0, 0.9),
+    Comparison("gradient_shap", "Captum GradientShap defaults: 5 draws, stdevs 0",
+               alternatives.captum_gradient_shap, "project method with many draws (another seed)",
+               lambda s: {"n_samples": s.shap_reference_samples, "seed": REFERENCE_SEED,
+                          "internal_batch_size": REFERENCE_BATCH}),
+    Comparison("smoothgrad", "Captum NoiseTunnel(Saliency) defaults: 5 copies, noise sigma 1.0",
+               alternatives.captum_smoothgrad, "project method with many noisy copies (another seed)",
+               lambda s: {"n_samples": s.smoothgrad_reference_samples, "seed": REFERENCE_SEED,
+                          "internal_batch_size": REFERENCE_BATCH}),
+    Comparison("occlusion", "Captum Occlusion: patch-sized window sliding at half a patch, 1 window/pass",
+               alternatives.captum_occlusion, "library", None, 3.0, 0.8,
+               note="reference = the sliding-window map (same windows, finer stride), summed per patch"),
+    Comparison("gradcam", "pytorch-grad-cam ViT recipe: hook on layers[-1].layernorm_before, full pass",
+               alternatives.hooked_gradcam, "library",
+               note="same quantity computed two ways: agreement checks the project's hook-free re-run"),
+    Comparison("gradient_rollout", "", None, "",
+               note="no library default (Chefer et al.'s code is the same one backward pass); deterministic"),
+)
+
+
+def agreement(a: Heatmap, b: Heatmap, patch_size: int) -> float:
+    """Spearman correlation of two maps on the finest grid they share (pixels, else patches)."""
+    if a.grid == b.grid == "input" or a.values.shape == b.values.shape:
+        return rank_correlation(a.values, b.values)
+    return rank_correlation(a.on_patch_grid(patch_size), b.on_patch_grid(patch_size))
+
+
+def _params(heat: Heatmap) -> str:
+    shown = {k: v for k, v in heat.params.items() if k not in ("sign", "seed")}
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "no parameters"
+
+
+def compare_method(c: Comparison, classifier: Classifier, x: torch.Tensor, target: int, fwd: Timing,
+                   s: Settings) -> list[Row]:
+    """Time the project default, the library default and the reference of one method; rank-correlate maps."""
+    model, p = classifier.model, patch_size_of(classifier.model)
+    label = EXPLAINERS[c.method].label
+    proj = measure(lambda: safe_explain(c.method, model, x, target), s.repeats, s.warmup, s.slow_s)
+    project_row = Row(f"{c.method}.project", SECTION, f"{label}, project defaults ({_params(proj.value)})",
+                      proj.median_s, proj.median_s / fwd.median_s, peak_mib=proj.peak_mib, note=c.note)
+    rows = [project_row]
+    if c.library_fn is None:
+        return rows
+    lib = measure(lambda: c.library_fn(model, x, target), s.repeats, s.warmup, s.slow_s)
+    rows.append(Row(f"{c.method}.library", SECTION, c.library, lib.median_s, lib.median_s / fwd.median_s,
+                    peak_mib=lib.peak_mib))
+    if c.reference_params is None:  # the library's map is the reference
+        ref_map = lib.value
+        rows[-1].agreement, rows[-1].note = 1.0, "this map is the reference"
+    else:
+        ref = measure(lambda: safe_explain(c.method, model, x, target, **c.reference_params(s)), 1, 0)
+        ref_map = ref.value
+        rows.append(Row(f"{c.method}.reference", SECTION, f"reference: {c.reference} ({_params(ref_map)})",
+                        ref.median_s, ref.median_s / fwd.median_s, agreement=1.0, peak_mib=ref.peak_mib))
+        rows[1].agreement = agreement(lib.value, ref_map, p)
+    speedup = lib.median_s / proj.median_s
+    project_row.agreement = agreement(proj.value, ref_map, p)
+    project_row.value, project_row.unit = speedup, "× speed-up vs library default"
+    if c.min_speedup is not None:
+        project_row.checks.append(Check("speed-up vs library", speedup, ">=", c.min_speedup))
+    if c.min_agreement is not None:
+        rho = project_row.agreement
+        project_row.checks.append(Check("Spearman vs reference", rho, ">=", c.min_agreement))
+    return rows
+
+
+def run_explain(classifier: Classifier, x: torch.Tensor, fwd: Timing, s: Settings) -> tuple[list[Row], int]:
+    """All method comparisons on one input, explaining the predicted class (the page's default).
+
+    Returns:
+        The rows and the target class explained.
+    """
+    with torch.no_grad():
+        target = int(np.argmax(classifier.model(pixel_values=x).logits[0].numpy()))
+    rows = []
+    for c in COMPARISONS:
+        rows += compare_method(c, classifier, x, target, fwd, s)
+    return rows, target
+
+
+def expected_ids() -> list[str]:
+    """Row ids this section always produces (for the smoke test)."""
+    ids = []
+    for c in COMPARISONS:
+        ids.append(f"{c.method}.project")
+        if c.library_fn is not None:
+            ids.append(f"{c.method}.library")
+        if c.reference_params is not None:
+            ids.append(f"{c.method}.reference")
+    return ids

@@ -1,0 +1,152 @@
+"""The Explain page's panel for one scan, through the dashboard's own cached resources (section "panel").
+
+The calls are those the page makes (``dashboard.explain_view``): decode the scan, read the calibration
+temperature, ``first_look_cached`` (prediction + TTA + rollout: the first answer), the input-quality check,
+then one ``explain_cached`` per default method not already given by the first look. "Cold" clears
+``st.cache_data`` before each run (the model stays loaded, as it does for every session after the first);
+"cached" repeats the same calls, so every one is a ``st.cache_data`` lookup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from benchmarks.report import Check, Row
+from benchmarks.settings import Settings
+from benchmarks.timing import Timing, measure
+from dashboard import figures, resources
+from dashboard.widgets import DEFAULT_METHODS
+from model.artifacts import CALIBRATION_FILE
+from model.explain.registry import EXPLAINERS
+from model.input_check import InputReferenceError
+
+SECTION = "panel"
+FIRST_ANSWER_MAX_RATIO = 1.5
+CACHED_MAX_S = 0.050
+# Streamlit warns on every cached call made outside `streamlit run` ("bare mode"); expected here.
+BARE_MODE_LOGGERS = ("streamlit.runtime.caching.cache_data_api",
+                     "streamlit.runtime.scriptrunner_utils.script_run_context")
+
+
+@contextlib.contextmanager
+def quiet_bare_mode() -> Iterator[None]:
+    """Silence streamlit's bare-mode warnings for the duration (levels restored afterwards)."""
+    loggers = [logging.getLogger(name) for name in BARE_MODE_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+@dataclass(frozen=True)
+class PanelTimes:
+    """Seconds from the start of one panel run to its first answer and to its last default map."""
+
+    first_s: float
+    total_s: float
+
+
+def run_panel(source: str, fingerprint: str, data: bytes, eval_dir: str) -> tuple[PanelTimes, list]:
+    """Make the page's model-level calls for one scan, in the page's order.
+
+    Returns:
+        The times and the objects the page would draw (first look, then one map per extra default method).
+    """
+    start = time.perf_counter()
+    sha = hashlib.sha256(data).hexdigest()
+    resources.load_scan_cached(sha, data)
+    mtime = resources.file_mtime(Path(eval_dir) / CALIBRATION_FILE)
+    temperature, _ = resources.temperature_cached(eval_dir, fingerprint, mtime)
+    look = resources.first_look_cached(source, fingerprint, sha, data, temperature)
+    first = time.perf_counter() - start
+    try:
+        resources.quality_cached(source, fingerprint, sha, data)
+    except InputReferenceError:  # the page shows a caption and carries on
+        pass
+    shown = [look]
+    for method in (m for m in DEFAULT_METHODS if m in EXPLAINERS and m != look.rollout.method):
+        target = look.prediction.predicted
+        shown.append(resources.explain_cached(source, fingerprint, sha, data, method, target, ()))
+    return PanelTimes(first, time.perf_counter() - start), shown
+
+
+def render_figures(scan_image: Image.Image, shown: list) -> int:
+    """Build and rasterise each map figure and the colour bar as ``st.pyplot`` does; returns the PNG bytes."""
+    look = shown[0]
+    records = [look.rollout] + list(shown[1:])
+    figs = [figures.build_colourbar_figure()]
+    figs += [figures.build_map_figure(scan_image, r, look.geometry, EXPLAINERS[r.method].label)
+             for r in records]
+    size = 0
+    for fig in figs:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        size += buf.tell()
+    return size
+
+
+def _cold_runs(source: str, fingerprint: str, data: bytes, eval_dir: str, repeats: int) -> list[PanelTimes]:
+    runs = []
+    for _ in range(repeats):
+        st.cache_data.clear()
+        runs.append(run_panel(source, fingerprint, data, eval_dir)[0])
+    return runs
+
+
+def run_panel_rows(source: str, data: bytes, eval_dir: str, fwd: Timing, s: Settings) -> list[Row]:
+    """Measure the panel: first visit (model load), cold, first answer, cached lookups, figure rendering.
+
+    Args:
+        source: model folder as the dashboard gets it. data: the scan file's bytes.
+        eval_dir: evaluation folder (calibration temperature; absent = T 1).
+        fwd: the forward-pass timing of this run. s: run settings.
+    """
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    start = time.perf_counter()
+    classifier = resources.load_classifier_cached(source)
+    visit = run_panel(source, classifier.fingerprint, data, eval_dir)[0]
+    first_visit_s = time.perf_counter() - start
+    cold = _cold_runs(source, classifier.fingerprint, data, eval_dir, max(1, s.repeats - 1))
+    first_s = statistics.median(r.first_s for r in cold)
+    total_s = statistics.median(r.total_s for r in cold)
+    cached = measure(lambda: run_panel(source, classifier.fingerprint, data, eval_dir), 4 * s.repeats, 1)
+    shown = cached.value[1]
+    image = resources.load_scan_cached(hashlib.sha256(data).hexdigest(), data).image
+    render = measure(lambda: render_figures(image, shown), s.repeats, 1)
+    methods = ", ".join(DEFAULT_METHODS)
+    ratio = first_s / fwd.median_s
+    return [
+        Row("panel.first_visit", SECTION, f"first visit: model load + cold panel ({methods})",
+            first_visit_s, first_visit_s / fwd.median_s, note=f"of which panel {visit.total_s:.2f} s"),
+        Row("panel.first_answer", SECTION, "cold: scan decode + temperature + first_look_cached "
+            "(prediction, TTA spread, rollout map)", first_s, ratio,
+            checks=[Check("× forward", ratio, "<=", FIRST_ANSWER_MAX_RATIO)]),
+        Row("panel.cold", SECTION, f"cold: whole default panel ({methods}; + input-quality check)", total_s,
+            total_s / fwd.median_s, note="slow methods stream in after this under st.status (explain_view)"),
+        Row("panel.cached", SECTION, "cached: same calls again (st.cache_data lookups only)", cached.median_s,
+            cached.median_s / fwd.median_s, checks=[Check("seconds", cached.median_s, "<=", CACHED_MAX_S)]),
+        Row("panel.render", SECTION, f"drawing: {len(shown)} map figures + colour bar rasterised to PNG "
+            "(not cached; every rerun)", render.median_s, render.median_s / fwd.median_s,
+            note="what st.pyplot adds on top of the cached lookups"),
+    ]
+
+
+def expected_ids() -> list[str]:
+    """Row ids this section always produces."""
+    return ["panel.first_visit", "panel.first_answer", "panel.cold", "panel.cached", "panel.render"]

@@ -1,0 +1,108 @@
+"""Timing helpers: warm-up, then the median of a few repeats, with a fixed thread count."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# The issue fixes the thread count so ratios are comparable between runs (the machine has 2 cores).
+THREADS = 2
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of repeated calls.
+
+    Attributes:
+        median_s: median over ``runs_s`` (seconds, > 0).
+        runs_s: every timed run, in order (warm-up runs excluded).
+        value: what the last call returned (so a measured result can also be checked).
+        peak_mib: peak resident memory of this process during the calls, MiB (None where the kernel
+            cannot reset the high-water mark).
+    """
+
+    median_s: float
+    runs_s: tuple[float, ...]
+    value: object = None
+    peak_mib: float | None = None
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the timed runs: 0 for one run; large values mean a noisy machine."""
+        if len(self.runs_s) < 2:
+            return 0.0
+        return (max(self.runs_s) - min(self.runs_s)) / self.median_s
+
+
+def set_threads(n: int = THREADS) -> None:
+    """Use ``n`` intra-op threads (and one inter-op thread, set only once per process)."""
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set once (or work already ran): the intra-op count is what matters
+        pass
+
+
+def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: float | None = None) -> Timing:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed.
+
+    Args:
+        fn: the work, with no arguments.
+        repeats: number of timed calls (>= 1).
+        warmup: number of untimed calls first (allocator, lazy hooks, caches); at least one call is made.
+        slow_s: when the first call takes at least this long, it is the only run (its one-time costs are
+            small next to the work, and repeating tens of seconds would not fit the time budget).
+
+    Returns:
+        The :class:`Timing` (median and every run).
+
+    Raises:
+        ValueError: ``repeats`` < 1.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}.")
+    can_reset = reset_peak_rss()
+    first_s, value = _timed(fn)
+    if slow_s is not None and first_s >= slow_s:
+        return Timing(first_s, (first_s,), value, peak_rss_mib() if can_reset else None)
+    for _ in range(warmup - 1):
+        fn()
+    runs = []
+    for _ in range(repeats):
+        run_s, value = _timed(fn)
+        runs.append(run_s)
+    return Timing(statistics.median(runs), tuple(runs), value, peak_rss_mib() if can_reset else None)
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    gc.collect()
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak-RSS mark (Linux ``clear_refs`` 5); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mib() -> float | None:
+    """Peak resident memory of this process since start or the last reset, MiB (``VmHWM``); None off Linux."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None

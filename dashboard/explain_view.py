@@ -1,0 +1,258 @@
+"""The Explain page's sections: choose a scan, show the answer first, then stream the maps in.
+
+Hand-over from other pages (e.g. Error audit): set ``st.session_state["explain.case_path"]`` to a path
+relative to the data root (as in ``{split}_predictions.csv``, e.g. ``"yes/Y12.jpg"``) and
+``st.switch_page("../pages/explain.py")``, or link to ``explain?case=yes/Y12.jpg``. Either opens that case
+with the source set to "A case from a saved evaluation" (the data folder must be configured).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+from collections.abc import Callable
+
+import streamlit as st
+
+from dashboard import figures, layout, resources, settings, widgets
+from model.artifacts import CALIBRATION_FILE
+from model.explain.registry import EXPLAINERS
+from model.explain_scan import MapRecord
+from model.inference import FirstLook
+from model.input_check import InputReferenceError
+from model.loading import Classifier
+from model.report import CaseReport, faithfulness_text, render_pdf, render_png
+from model.scan import Scan, ScanError
+from model.synthetic import phantom_image
+
+CASE_KEY, HANDOFF_SEEN_KEY, QUERY_KEY = "explain.case_path", "explain.handoff_seen", "case"
+QUERY_SEEN_KEY = "explain.query_seen"  # the last ?case= value applied or written, so it is applied only once
+PHANTOM_SIZE = (224, 240)  # (H, W): a scan-like size, so the input check compares like with like
+MAP_COLUMNS = 3
+
+
+def apply_handoff() -> None:
+    """Open a case handed over by query parameter ``case`` or session key ``explain.case_path`` (once)."""
+    query = st.query_params.get(QUERY_KEY)
+    if query and query != st.session_state.get(QUERY_SEEN_KEY):
+        st.session_state[CASE_KEY] = st.session_state[QUERY_SEEN_KEY] = query
+    path = st.session_state.get(CASE_KEY)
+    if path and st.session_state.get(HANDOFF_SEEN_KEY) != path:
+        st.session_state["explain.source"] = "case"
+        st.session_state[HANDOFF_SEEN_KEY] = path
+
+
+def _case_bytes() -> tuple[str, bytes] | None:
+    data = settings.data_dir()
+    if data is None:
+        st.info(settings.data_help())
+        return None
+    evaluations, problems = resources.load_evaluations(settings.eval_dir())
+    split = widgets.show_split([ev.name for ev in evaluations])
+    if split is None:
+        st.info(
+            f"No saved evaluation in `{settings.eval_dir()}` to pick cases from. "
+            + " ".join(problems.values())
+        )
+        return None
+    records = next(ev for ev in evaluations if ev.name == split).records
+    captions = {r.path: f"{r.path} — true: {r.label}, predicted: {r.predicted}" for r in records.itertuples()}
+    path = widgets.show_case(list(records["path"]), captions)
+    file = data / path if path else None
+    if file is None or not file.is_file():
+        st.warning(f"`{file}` does not exist: is the data folder the one this evaluation was made on?")
+        return None
+    st.query_params[QUERY_KEY] = st.session_state[QUERY_SEEN_KEY] = path
+    return path, file.read_bytes()
+
+
+def phantom_bytes(tumour: bool = True) -> tuple[str, bytes]:
+    """(name, PNG bytes) of the demo phantom (generated; never a real scan)."""
+    buf = io.BytesIO()
+    phantom_image(7, PHANTOM_SIZE, tumour=tumour).save(buf, format="PNG")
+    return f"phantom{'-blob' if tumour else ''}.png", buf.getvalue()
+
+
+def choose_scan() -> tuple[str, bytes] | None:
+    """(name, bytes) of the scan to explain: an upload, a saved case or the demo phantom; None if none yet."""
+    apply_handoff()
+    source = widgets.show_source()
+    if source != "case":  # leaving the case view: the next hand-over of any case must open it again
+        st.query_params.pop(QUERY_KEY, None)
+        for key in (HANDOFF_SEEN_KEY, QUERY_SEEN_KEY, CASE_KEY):
+            st.session_state.pop(key, None)
+    if source == "case":
+        return _case_bytes()
+    if source == "phantom":
+        return phantom_bytes(widgets.show_phantom())
+    return widgets.show_upload()
+
+
+def decode(name: str, data: bytes) -> tuple[str, Scan]:
+    """(sha256, decoded scan); a bad file shows its ScanError message, the footer, and stops the page."""
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        return sha, resources.load_scan_cached(sha, data)
+    except ScanError as err:
+        layout.stop_with(f"Cannot use `{name}`: {err}", "error")
+        raise  # unreachable: stop_with stops the run
+
+
+def first_answer(classifier: Classifier, sha: str, data: bytes) -> FirstLook:
+    """Prediction (calibrated + TTA) and rollout from one forward pass; the calibration note is shown."""
+    folder = settings.eval_dir()
+    temperature, note = resources.temperature_cached(
+        str(folder), classifier.fingerprint, resources.file_mtime(folder / CALIBRATION_FILE)
+    )
+    with st.spinner("Running the model…"):
+        look = resources.first_look_cached(classifier.source, classifier.fingerprint, sha, data, temperature)
+    p = look.prediction
+    pos = p.labels[p.positive_index]
+    raw = float(p.probs_raw[p.positive_index])
+    a, b, c = st.columns(3)
+    a.metric(
+        "Prediction",
+        p.predicted_label,
+        help="The more probable class (temperature scaling never changes it).",
+    )
+    b.metric(
+        f"P({pos})",
+        f"{p.p_positive:.0%}",
+        f"uncalibrated {raw:.0%}",
+        delta_color="off",
+        delta_arrow="off",
+        help="Calibrated probability: softmax(logits / T), T fitted on the validation split.",
+    )
+    c.metric(
+        "Uncertainty (TTA)",
+        f"± {p.tta_std:.1%}",
+        f"mean {p.tta_mean:.0%} over {len(p.tta_positive)} views",
+        delta_color="off",
+        delta_arrow="off",
+        help="Spread of P(" + pos + ") over left-right flip and small shifts of the scan. A large spread "
+        "flags a fragile answer; a small one does not prove it right.",
+    )
+    st.caption(note)
+    return look
+
+
+def quality_warning(classifier: Classifier, sha: str, data: bytes) -> tuple[str, ...]:
+    """Warn when the scan looks unlike the training scans (or say why the check is off); returns the flags."""
+    try:
+        report = resources.quality_cached(classifier.source, classifier.fingerprint, sha, data)
+    except InputReferenceError as err:
+        st.caption(f"Input-quality check unavailable: {err}")
+        return ()
+    if report.flags:
+        st.warning(
+            "This scan looks unlike the training scans, so the answer is less trustworthy:\n\n- "
+            + "\n- ".join(report.flags)
+        )
+    elif not report.checked:
+        st.caption(report.note)
+    return report.flags
+
+
+def map_record(
+    classifier: Classifier, sha: str, data: bytes, look: FirstLook, method: str, target: int
+) -> MapRecord:
+    """A method's map for the target class; rollout reuses the first forward pass (it is class-agnostic)."""
+    if method == look.rollout.method:
+        return dataclasses.replace(look.rollout, target=target)
+    return resources.explain_cached(classifier.source, classifier.fingerprint, sha, data, method, target, ())
+
+
+def _fill(
+    slot: st.delta_generator.DeltaGenerator,
+    classifier: Classifier,
+    scan: Scan,
+    look: FirstLook,
+    method: str,
+    target: int,
+    view: dict,
+) -> tuple[MapRecord, dict | None]:
+    record = map_record(classifier, scan.sha256, view["data"], look, method, target)
+    score = None
+    if view["score"]:
+        curves = resources.faithfulness_cached(
+            classifier.source, classifier.fingerprint, scan.sha256, view["data"], method, target, ()
+        )
+        score = {"deletion": curves.deletion_auc, "insertion": curves.insertion_auc}
+    fig = figures.build_map_figure(
+        scan.image, record, look.geometry, EXPLAINERS[method].label, view["cmap"], view["opacity"]
+    )
+    with slot.container():
+        with resources.LOCK:
+            st.pyplot(fig)
+        notes = [faithfulness_text(score)] if score else []
+        notes += ["no evidence for this class anywhere (empty map)"] if not record.values.any() else []
+        st.caption(" · ".join(notes) or EXPLAINERS[method].description.split(". ")[0] + ".")
+    return record, score
+
+
+def render_maps(
+    classifier: Classifier, scan: Scan, look: FirstLook, target: int, methods: list[str], view: dict
+) -> tuple[dict[str, MapRecord], dict[str, dict]]:
+    """Maps side by side on one colour scale: fast ones at once, slow ones streamed in under a status box.
+
+    Args:
+        view: ``data`` (scan bytes), ``cmap``, ``opacity``, ``score`` (compute deletion/insertion).
+
+    Returns:
+        (method label -> map, method label -> {"deletion", "insertion"}) for the report.
+    """
+    with resources.LOCK:
+        st.pyplot(figures.build_colourbar_figure(view["cmap"]), width=520)
+    ordered = sorted(methods, key=lambda m: EXPLAINERS[m].speed != "fast")
+    columns = [c for _ in range(0, len(ordered), MAP_COLUMNS) for c in st.columns(MAP_COLUMNS)]
+    slots = {m: col.empty() for m, col in zip(ordered, columns, strict=False)}
+    records, scores = {}, {}
+
+    def run(method: str) -> None:
+        record, score = _fill(slots[method], classifier, scan, look, method, target, view)
+        records[EXPLAINERS[method].label] = record
+        if score:
+            scores[EXPLAINERS[method].label] = score
+
+    slow = [m for m in ordered if EXPLAINERS[m].speed != "fast" or view["score"]]
+    for method in ordered:
+        if method not in slow:
+            run(method)
+    if slow:
+        with st.status(f"Computing {len(slow)} map(s)…", expanded=False) as status:
+            for i, method in enumerate(slow):
+                status.update(label=f"Computing {EXPLAINERS[method].label} ({i + 1}/{len(slow)})…")
+                run(method)
+            status.update(label="All maps ready", state="complete")
+    return {EXPLAINERS[m].label: records[EXPLAINERS[m].label] for m in methods}, scores
+
+
+def _deferred(render: Callable[..., bytes], report: CaseReport, view: dict) -> Callable[[], bytes]:
+    def build() -> bytes:
+        with resources.LOCK:
+            return render(report, view["cmap"], view["opacity"])
+
+    return build
+
+
+def downloads(report: CaseReport, view: dict) -> None:
+    """PNG and PDF report buttons; the files are only rendered when clicked."""
+    a, b = st.columns(2)
+    stem = f"mri-explain-case-{report.scan_sha256[:10]}"
+    a.download_button(
+        "Download case (PNG)",
+        _deferred(render_png, report, view),
+        f"{stem}.png",
+        "image/png",
+        on_click="ignore",
+        icon=":material/image:",
+    )
+    b.download_button(
+        "Download report (PDF)",
+        _deferred(render_pdf, report, view),
+        f"{stem}.pdf",
+        "application/pdf",
+        on_click="ignore",
+        icon=":material/picture_as_pdf:",
+    )

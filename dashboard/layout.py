@@ -1,0 +1,93 @@
+"""Shared page furniture: the sidebar (model / evaluation / data folders), page headers, guidance, the footer.
+
+Every page ends with the footer's "research and teaching tool — not for diagnosis" notice:
+``dashboard/app.py`` draws it after the page returns, and a page that stops early must call
+:func:`stop_with` (message + footer + ``st.stop()``) instead of a bare ``st.stop()``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import resources, settings
+from model.labels import LabelMismatchError
+from model.loading import Classifier, ModelLoadError
+from model.report import DISCLAIMER
+
+FOOTER_NOTE = (
+    "mri-explain explains a ViT classifier trained on a small public data set (about 250 scans). "
+    "Its maps show what the model used, not where disease is."
+)
+MODEL_FIX = (
+    "Fix: type a `save_pretrained` folder (e.g. `artifacts/model`) or a Hugging Face hub id that is in "
+    "the local cache into the sidebar's *Model* field, or set `MRI_EXPLAIN_MODEL`."
+)
+
+
+def footer() -> None:
+    """The notice every page repeats at its end."""
+    st.divider()
+    st.caption(f"**{DISCLAIMER}** {FOOTER_NOTE}")
+
+
+def stop_with(message: str, kind: str = "info") -> None:
+    """Show guidance (``info``, ``warning`` or ``error``), the footer, then stop the page run."""
+    getattr(st, kind)(message)
+    footer()
+    st.stop()
+
+
+def page_header(title: str, intro: str) -> None:
+    """Title plus one sentence saying what the page is for."""
+    st.title(title)
+    st.caption(intro)
+
+
+def _field(label: str, key: str, default: str, help_text: str) -> None:
+    st.session_state.setdefault(key, default)
+    st.sidebar.text_input(label, key=key, help=help_text)
+
+
+def _classifier_or_error(source: str) -> Classifier | str:
+    try:
+        return resources.load_classifier_cached(source)
+    except (ModelLoadError, LabelMismatchError) as err:
+        return f"{err}\n\n{MODEL_FIX}"
+
+
+def render_sidebar() -> None:
+    """Model source, evaluation folder and data folder fields, then what model is loaded (or why not)."""
+    st.sidebar.markdown("**Settings**")
+    _field(
+        "Model",
+        settings.KEY_MODEL,
+        settings.default_model_source(),
+        "A save_pretrained folder or a Hugging Face hub id (offline: only models already in the cache).",
+    )
+    _field(
+        "Evaluation folder",
+        settings.KEY_EVAL,
+        str(settings.default_eval_dir()),
+        "Folder with {split}_results.json / {split}_predictions.csv written by python -m model.evaluate.",
+    )
+    _field(
+        "Data folder",
+        settings.KEY_DATA,
+        settings.default_data_dir(),
+        "Folder holding yes/ and no/ (paths in the evaluations are relative to it). Optional: without it, "
+        "case images are not shown, and you can still upload scans.",
+    )
+    loaded = _classifier_or_error(settings.model_source())
+    if isinstance(loaded, str):
+        st.sidebar.error(loaded, icon=":material/error:")
+    else:
+        st.sidebar.caption(f"Fingerprint `{loaded.fingerprint}` · labels: {', '.join(loaded.labels)}")
+    st.sidebar.caption(DISCLAIMER)
+
+
+def require_classifier() -> Classifier:
+    """The selected model, or an error with the fix followed by the footer and a stop."""
+    loaded = _classifier_or_error(settings.model_source())
+    if isinstance(loaded, str):
+        stop_with(loaded, "error")
+    return loaded

@@ -1,0 +1,77 @@
+"""The model card in brief, for the Overview page: architecture facts and chosen sections of ``README.md``.
+
+The card itself is written by ``python -m model.card`` into the model folder; this module only reads it and
+picks sections by their ``## `` headings, so the page shows parts instead of the whole markdown wall. When a
+folder has no card (a hub model, an untrained folder), the data caveats and intended use that
+:mod:`model.card` would have written are shown instead, flagged as generic.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from model import card
+from model.loading import RUN_CONFIG_FILE, Classifier
+
+DATA_SECTION, SPLIT_SECTION = "Training data and its caveats", "Split"
+USE_SECTION, LIMITS_SECTION = "Intended use", "Limitations"
+CARD_COMMAND = "python -m model.card --model MODEL_DIR --eval EVAL_DIR"
+
+
+def card_sections(text: str) -> dict[str, str]:
+    """Split a markdown card into ``{heading: body}`` at its ``## `` headings (front matter is dropped)."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {heading: "\n".join(body).strip() for heading, body in sections.items()}
+
+
+def read_card(source: str) -> dict[str, str]:
+    """Sections of the card in model folder ``source``; empty when there is no card (e.g. a hub id)."""
+    path = Path(source) / card.CARD_FILE
+    return card_sections(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def generic_sections() -> dict[str, str]:
+    """What every model trained on the shared data set shares: data caveats, intended use, limitations."""
+    return {DATA_SECTION: card.DATA_CAVEATS, USE_SECTION: card.INTENDED_USE, LIMITS_SECTION: card.LIMITATIONS}
+
+
+def read_run_config(source: str) -> dict:
+    """``training_config.json`` of a model folder, or {} (hub models and hand-made folders have none)."""
+    path = Path(source) / RUN_CONFIG_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def architecture_frame(classifier: Classifier, run: dict) -> pd.DataFrame:
+    """Architecture (from ``config.json``) and training origin (from the run): index = fact, one column."""
+    cfg = classifier.model.config
+    rows, cols = classifier.patch_grid
+    n_params = sum(p.numel() for p in classifier.model.parameters())
+    if run.get("from_scratch"):
+        origin = f"trained from scratch (ViT-{run.get('arch', '?')} family)"
+    else:
+        origin = f"fine-tuned from {run['base']}" if run.get("base") else "not recorded (no run config)"
+    facts = {
+        "Model": f"Vision Transformer (`{type(classifier.model).__name__}`)",
+        "Input": f"{classifier.preprocess.image_size} × {classifier.preprocess.image_size} px, "
+                 f"{'brain-cropped' if classifier.preprocess.crop_brain else 'not cropped'}",
+        "Patches": f"{cfg.patch_size} px → {rows} × {cols} grid + CLS token",
+        "Encoder": f"{cfg.num_hidden_layers} layers, hidden size {cfg.hidden_size}, "
+                   f"{cfg.num_attention_heads} attention heads, MLP {cfg.intermediate_size}",
+        "Parameters": f"{n_params:,}",
+        "Classes": ", ".join(classifier.labels),
+        "Training": origin,
+        "Weights fingerprint": classifier.fingerprint,
+    }
+    return pd.DataFrame({"value": list(facts.values())}, index=pd.Index(list(facts), name="fact"))

@@ -1,0 +1,176 @@
+"""All Streamlit caches of the dashboard: each wrapper is a few lines around a pure ``model/`` function.
+
+Keys are hashable ids only (model source, weights fingerprint, scan sha256, method name, target, params); the
+scan's bytes travel as the unhashed ``_scan_bytes`` argument, so the sha256 is the key and the bytes are never
+hashed twice. Cached functions read only their arguments (never env vars or session state).
+
+The model is shared read-only by every session. Explainers and matplotlib rendering are not safe to run
+concurrently, so callers hold :data:`LOCK` around them (the only module-level mutable object in the app).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from model import explain_scan, inference
+from model.explain.quality import FaithfulnessCurves
+from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
+from model.loading import Classifier, load_classifier
+from model.scan import Scan, load_scan
+
+# Guards explainers (Captum attaches hooks to the shared model) and matplotlib (not thread-safe).
+LOCK = threading.Lock()
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_classifier_cached(source: str) -> Classifier:
+    """Load a classifier once for all sessions; errors are not cached (a fixed folder loads on rerun)."""
+    return load_classifier(source)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_scan_cached(sha256: str, _scan_bytes: bytes) -> Scan:
+    """Decode scan bytes (PNG/JPEG/DICOM) in memory; raises ``ScanError`` for unusable input."""
+    return load_scan(_scan_bytes)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def temperature_cached(eval_dir: str, fingerprint: str, mtime: float) -> tuple[float, str]:
+    """(T, note) of this model's ``calibration.json`` (T = 1.0 when none); ``mtime`` busts the cache."""
+    return inference.calibration_temperature(eval_dir, fingerprint)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def input_reference_cached(source: str, fingerprint: str) -> InputReference | None:
+    """The training-data reference ranges saved in the model folder, or None (check disabled)."""
+    return load_input_reference(source)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def quality_cached(source: str, fingerprint: str, sha256: str, _scan_bytes: bytes) -> QualityReport:
+    """Input-quality check of a scan against the model's training reference."""
+    return check_input_quality(load_scan(_scan_bytes).image, input_reference_cached(source, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def first_look_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, temperature: float
+) -> inference.FirstLook:
+    """Prediction (raw + calibrated + TTA) and attention rollout from one eager forward pass."""
+    classifier = load_classifier_cached(source)
+    with LOCK:
+        return inference.first_look(classifier, load_scan(_scan_bytes).image, temperature)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def explain_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, method: str, target: int, params: tuple
+) -> explain_scan.MapRecord:
+    """One explanation map (shares summing to 1; model.explain.heatmap); ``params``: (name, value) pairs."""
+    classifier = load_classifier_cached(source)
+    with LOCK:
+        return explain_scan.explain_image(classifier, load_scan(_scan_bytes).image, method, target, dict(params))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def faithfulness_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, method: str, target: int, params: tuple
+) -> FaithfulnessCurves:
+    """Deletion / insertion areas of one map (computed on demand, then cached)."""
+    classifier = load_classifier_cached(source)
+    record = explain_cached(source, fingerprint, sha256, _scan_bytes, method, target, params)
+    with LOCK:
+        return explain_scan.score_faithfulness(classifier, load_scan(_scan_bytes).image, record)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def layer_maps_cached(source: str, fingerprint: str, sha256: str, _scan_bytes: bytes) -> explain_scan.LayerMaps:
+    """Per-layer, per-head CLS attention and cumulative rollout for the Learn page."""
+    classifier = load_classifier_cached(source)
+    with LOCK:
+        return explain_scan.layer_maps(classifier, load_scan(_scan_bytes).image)
+
+
+def file_mtime(path: str | Path) -> float:
+    """Modification time used as a cache-busting key (0.0 when the file is absent)."""
+    p = Path(path)
+    return p.stat().st_mtime if p.exists() else 0.0
+
+
+# --- evaluation & explanation-summary loaders (dashboard-analysis) ---
+import math  # noqa: E402 - this section is appended below the marker by design
+
+import pandas as pd  # noqa: E402
+
+from dashboard import tables  # noqa: E402
+from model import artifacts, metrics  # noqa: E402
+
+# Slider values are multiples of 0.01 in float arithmetic; this close to the saved threshold is the same.
+SAME_THRESHOLD_TOL = 1e-9
+
+
+def results_mtime(eval_dir: str | Path, name: str) -> float:
+    """Cache key of a saved evaluation: its results file's mtime (written last, so it marks the pair)."""
+    return file_mtime(Path(eval_dir) / f"{name}{artifacts.RESULTS_SUFFIX}")
+
+
+def load_evaluation(eval_dir: str | Path, name: str) -> artifacts.Evaluation:
+    """The saved evaluation ``name`` in ``eval_dir`` through the cache (raises ``ArtifactError``)."""
+    return evaluation_cached(str(eval_dir), name, results_mtime(eval_dir, name))
+
+
+def load_evaluations(eval_dir: str | Path) -> tuple[list[artifacts.Evaluation], dict[str, str]]:
+    """Every saved evaluation in ``eval_dir`` that reads cleanly, and name -> fix message for the others."""
+    found, problems = [], {}
+    for name in artifacts.list_evaluations(eval_dir):
+        try:
+            found.append(load_evaluation(eval_dir, name))
+        except artifacts.ArtifactError as err:
+            problems[name] = str(err)
+    return found, problems
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def evaluation_cached(eval_dir: str, name: str, mtime: float) -> artifacts.Evaluation:
+    """One saved evaluation, validated (raises ``ArtifactError``); ``mtime`` invalidates the entry."""
+    return artifacts.read_evaluation(eval_dir, name)
+
+
+@st.cache_data(show_spinner="Recomputing the metrics at this threshold…", max_entries=256)
+def metrics_at_threshold_cached(
+    eval_dir: str, name: str, mtime: float, threshold: float, calibrated: bool
+) -> dict:
+    """``model.metrics.compute_metrics`` on a saved evaluation's records at any threshold (with intervals)."""
+    ev = evaluation_cached(eval_dir, name, mtime)
+    return metrics.compute_metrics(ev.records, ev.labels, ev.results["positive_label"], threshold, calibrated)
+
+
+def metrics_at_threshold(
+    eval_dir: str | Path, ev: artifacts.Evaluation, threshold: float, calibrated: bool
+) -> dict:
+    """Metrics of ``ev`` at ``threshold``: the saved ones at the saved threshold, else recomputed (cached)."""
+    if math.isclose(threshold, tables.saved_threshold(ev), abs_tol=SAME_THRESHOLD_TOL):
+        return tables.saved_result(ev, calibrated)
+    return metrics_at_threshold_cached(str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), threshold,
+                                       calibrated)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def curves_cached(
+    eval_dir: str, name: str, mtime: float, calibrated: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ROC points, PR points) of a saved evaluation, from ``model.metrics`` curve functions."""
+    ev = evaluation_cached(eval_dir, name, mtime)
+    positive = ev.results["positive_label"]
+    return (metrics.roc_curve_points(ev.records, ev.labels, positive, calibrated),
+            metrics.pr_curve_points(ev.records, ev.labels, positive, calibrated))
+
+
+def curves(
+    eval_dir: str | Path, ev: artifacts.Evaluation, calibrated: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ROC points, PR points) of a saved evaluation, through the cache."""
+    return curves_cached(str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), calibrated)

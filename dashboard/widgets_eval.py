@@ -1,0 +1,70 @@
+"""Widgets of the evaluation pages (performance, error audit, explanation quality).
+
+Each ``show_*`` function owns one session-state key: it sets the default once, draws the widget bound to that
+key and returns a plain value, so pages never touch session state for these settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+from matplotlib.figure import Figure
+
+from dashboard.resources import LOCK
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_BAND = (0.35, 0.65)
+THRESHOLD_STEP = 0.01
+
+
+def _init(key: str, default: object) -> None:
+    if key not in st.session_state:
+        st.session_state[key] = default
+
+
+def show_evaluation_choice(names: Sequence[str], key: str, label: str = "Evaluation") -> str:
+    """Pick one saved evaluation (split or external set); defaults to ``test`` when there is one."""
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = "test" if "test" in names else names[0]
+    return st.selectbox(label, list(names), key=key, help="Saved evaluations found in the evaluation folder.")
+
+
+def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
+    """Decision threshold on the tumour probability, 0..1 in steps of 0.01."""
+    _init(key, default)
+    return float(st.slider(
+        "Decision threshold on P(tumour)", 0.0, 1.0, step=THRESHOLD_STEP, key=key,
+        help="A scan is called 'tumour' when its tumour probability is at least this. Lower it to miss fewer "
+             "tumours (higher sensitivity) at the cost of more false alarms (lower specificity).",
+    ))
+
+
+def show_calibrated(key: str, available: bool) -> bool:
+    """Raw or temperature-scaled (calibrated) probabilities; off and disabled when none were saved."""
+    _init(key, False)
+    if not available:
+        st.session_state[key] = False
+    return bool(st.toggle(
+        "Calibrated probabilities", key=key, disabled=not available,
+        help="Temperature scaling fitted on the validation split (so validation numbers are optimistic). "
+             "It changes confidence, not the ranking: ROC-AUC stays the same." if available
+        else "No calibration was saved with this evaluation (run python -m model.evaluate on the validation "
+             "split first).",
+    ))
+
+
+def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) -> tuple[float, float]:
+    """Range of tumour probabilities counted as unsure (low confidence)."""
+    _init(key, default)
+    low, high = st.slider(
+        "Unsure when P(tumour) is between", 0.0, 1.0, step=THRESHOLD_STEP, key=key,
+        help="Cases whose tumour probability falls in this band are listed as low-confidence.",
+    )
+    return float(low), float(high)
+
+
+def show_figure(fig: Figure) -> None:
+    """Render a matplotlib figure; under the shared lock because matplotlib rendering is not thread-safe."""
+    with LOCK:
+        st.pyplot(fig, clear_figure=False, width="stretch")

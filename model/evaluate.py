@@ -1,0 +1,241 @@
+"""Score a model on every split of a manifest, or on any labelled class-folder data set, and save the results.
+
+The saved format (predictions CSV, results JSON, calibration.json) is defined in :mod:`model.artifacts`;
+metrics come from :func:`model.metrics.compute_metrics`. The temperature is fitted on the validation split
+only (:mod:`model.calibration`) and reused for every other split and for external folders.
+
+CLI::
+
+    python -m model.evaluate --model artifacts/model --data ../shared/data/brain_tumor_dataset \\
+        --manifest artifacts/split_manifest.csv --out artifacts/eval [--split test] [--int8] [--batch-size 16]
+    python -m model.evaluate --model artifacts/model --data OTHER_DIR --name external --out artifacts/eval
+
+A research and teaching tool: these numbers describe a small public data set, not diagnostic performance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from model.artifacts import (
+    ArtifactError,
+    build_records,
+    build_results,
+    read_calibration,
+    write_calibration,
+    write_evaluation,
+)
+from model.calibration import TemperatureFit, fit_temperature
+from model.data import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
+from model.labels import DEFAULT_CLASS_MAP, POSITIVE_LABEL, LabelMismatchError
+from model.loading import Classifier, ModelLoadError, load_classifier
+from model.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
+from model.preprocess import preprocess_batch
+from model.scan import Scan, ScanError, load_scan
+
+DEFAULT_BATCH_SIZE = 16
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class EvaluationInputError(ValueError):
+    """The data, manifest or options cannot be evaluated as given; the message says what to change."""
+
+
+def _load(path: str | Path) -> Scan:
+    try:
+        return load_scan(path)
+    except ScanError as err:  # name the file: a batch job would otherwise not say which one failed
+        raise ScanError(f"{path}: {err}") from err
+
+
+def predict_paths(
+    classifier: Classifier, paths: Sequence[str | Path], batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True, expected_sha256: Sequence[str] | None = None, desc: str = "inference",
+) -> NDArray[np.float32]:
+    """Run the classifier on image files, in batches, under ``torch.inference_mode``.
+
+    Args:
+        classifier: a loaded model (see :func:`model.loading.load_classifier`).
+        paths: N image files (PNG/JPEG/DICOM; decoded by content with :func:`model.scan.load_scan`).
+        batch_size: images per forward pass (>= 1).
+        progress: show a tqdm bar on stderr.
+        expected_sha256: N hashes the files must have (e.g. from a manifest); None skips the check.
+        desc: label of the progress bar.
+
+    Returns:
+        (N, K) float32 logits in the order of ``paths``, K = len(classifier.labels).
+
+    Raises:
+        ScanError: a file is not a readable scan.
+        EvaluationInputError: a file's content differs from ``expected_sha256``.
+    """
+    if batch_size < 1:
+        raise EvaluationInputError(f"batch size must be >= 1, got {batch_size}.")
+    out = [np.zeros((0, len(classifier.labels)), np.float32)]
+    bar = tqdm(total=len(paths), unit="img", desc=desc, disable=not progress)
+    with torch.inference_mode(), bar:
+        for start in range(0, len(paths), batch_size):
+            scans = [_load(p) for p in paths[start : start + batch_size]]
+            for k, scan in enumerate(scans):
+                if expected_sha256 is not None and scan.sha256 != expected_sha256[start + k]:
+                    raise EvaluationInputError(
+                        f"{paths[start + k]} differs from the manifest (sha256 mismatch): use the data the "
+                        "manifest was made from, or regenerate the manifest.")
+            batch, _ = preprocess_batch([s.image for s in scans], classifier.preprocess)  # (B, 3, S, S)
+            out.append(classifier.model(pixel_values=batch).logits.float().numpy())  # (B, K)
+            bar.update(len(scans))
+    return np.concatenate(out)
+
+
+def quantize_int8(classifier: Classifier) -> Classifier:
+    """A copy whose Linear layers use dynamic int8 quantization (``torch.ao.quantization.quantize_dynamic``).
+
+    The fingerprint stays that of the fp32 weights it was made from; results record ``"precision": "int8"``.
+    """
+    model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(classifier.model), {torch.nn.Linear},
+                                                   dtype=torch.qint8)
+    return dataclasses.replace(classifier, model=model.eval())
+
+
+def manifest_cases(manifest: pd.DataFrame, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Split name -> cases (path, sha256, group, label) of a validated manifest, in :data:`SPLITS` order.
+
+    Raises:
+        LabelMismatchError: the manifest holds labels the model does not know.
+    """
+    unknown = sorted(set(manifest["label"]) - set(labels))
+    if unknown:
+        raise LabelMismatchError(f"manifest labels {unknown} are not among the model's labels "
+                                 f"{list(labels)}; evaluate a model trained for these classes.")
+    present = [s for s in SPLITS if (manifest["split"] == s).any()]
+    return {s: manifest[manifest["split"] == s].reset_index(drop=True) for s in present}
+
+
+def folder_cases(data: str | Path, labels: Sequence[str], progress: bool = True) -> pd.DataFrame:
+    """Cases of a class-folder data set (``yes/``, ``no/``), grouped into duplicates by :mod:`model.data`.
+
+    Raises:
+        DataError: the folder or a class sub-folder is missing, or nothing decodes.
+        LabelMismatchError: the folder's labels are not among ``labels``.
+    """
+    index = index_dataset(data, DEFAULT_CLASS_MAP, progress=progress)
+    if unknown := sorted(set(index.labels) - set(labels)):
+        raise LabelMismatchError(f"folder labels {unknown} are not among the model's labels {list(labels)}.")
+    groups = index.groups()
+    return pd.DataFrame({"path": index.paths, "sha256": index.sha256, "label": index.labels,
+                         "group": [groups.group[p] for p in index.paths]})
+
+
+def _logits(
+    classifier: Classifier, data: Path, cases: pd.DataFrame, args: argparse.Namespace, desc: str
+) -> NDArray:
+    paths = [data / p for p in cases["path"]]
+    if missing := [str(p) for p in paths if not p.is_file()]:
+        raise EvaluationInputError(f"{len(missing)} file(s) are missing under --data {data}, e.g. "
+                                   f"{missing[0]}: pass the data root the cases were listed from.")
+    hashes = list(cases["sha256"])
+    return predict_paths(classifier, paths, args.batch_size, not args.no_progress, hashes, desc)
+
+
+def _save(name: str, cases: pd.DataFrame, logits: NDArray, fit: TemperatureFit | None, classifier: Classifier,
+          args: argparse.Namespace, **meta: object) -> Path:
+    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None, args.positive)
+    results = build_results(name, records, classifier.labels, classifier.fingerprint, calibration=fit,
+                            precision="int8" if args.int8 else "fp32", data=Path(args.data).resolve().name,
+                            positive=args.positive, threshold=args.threshold, n_resamples=args.bootstrap,
+                            seed=args.seed, **meta)
+    return write_evaluation(args.out, name, results, records)
+
+
+def evaluate_manifest(classifier: Classifier, args: argparse.Namespace) -> list[Path]:
+    """Evaluate the requested splits (default: all); fit and save the temperature on the validation split."""
+    cases = manifest_cases(read_manifest(args.manifest), classifier.labels)
+    wanted = args.split or list(cases)
+    if missing := [s for s in wanted if s not in cases]:
+        raise EvaluationInputError(f"the manifest has no {missing} split; it holds {list(cases)}.")
+    mhash = manifest_sha256(args.manifest)
+    needed = [s for s in cases if s in wanted or s == "validation"]
+    logits = {s: _logits(classifier, Path(args.data), cases[s], args, s) for s in needed}
+    fit = None
+    if "validation" in logits:
+        y = cases["validation"]["label"].map(list(classifier.labels).index).to_numpy()
+        fit = fit_temperature(logits["validation"], y, "validation")
+        write_calibration(args.out, fit, classifier.fingerprint, mhash)
+    return [_save(s, cases[s], logits[s], fit, classifier, args, kind="split", manifest_sha256=mhash)
+            for s in wanted]
+
+
+def evaluate_folder(classifier: Classifier, args: argparse.Namespace) -> list[Path]:
+    """Evaluate a labelled folder as ``args.name``, calibrated with the saved temperature if one exists."""
+    if args.name in SPLITS or not NAME_PATTERN.fullmatch(args.name):
+        raise EvaluationInputError(
+            f"--name '{args.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}")
+    cases = folder_cases(args.data, classifier.labels, not args.no_progress)
+    try:
+        fit = read_calibration(args.out, classifier.fingerprint)
+    except ArtifactError as err:
+        print(f"note: no calibration used ({err})", file=sys.stderr)
+        fit = None
+    logits = _logits(classifier, Path(args.data), cases, args, args.name)
+    return [_save(args.name, cases, logits, fit, classifier, args, kind="external")]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="save_pretrained folder or hub id")
+    p.add_argument("--data", required=True, help="data root holding the class folders (yes/, no/)")
+    p.add_argument("--out", required=True, help="evaluation folder to write (e.g. artifacts/eval)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", help="split manifest CSV: evaluate its splits")
+    source.add_argument("--name", help="evaluate the whole --data folder under this name (no manifest)")
+    p.add_argument("--split", action="append", choices=SPLITS, help="only this split (repeatable)")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    p.add_argument("--int8", action="store_true", help="dynamic int8 quantization of Linear layers")
+    p.add_argument("--threshold", type=float, default=0.5, help="decision threshold on P(positive)")
+    p.add_argument("--positive", default=POSITIVE_LABEL, help="positive class label")
+    p.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples (0: no intervals)")
+    p.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help="bootstrap seed")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = p.parse_args(argv)
+    if args.split and not args.manifest:
+        p.error("--split needs --manifest")
+    if args.batch_size < 1 or args.bootstrap < 0 or not 0 <= args.threshold <= 1:
+        p.error("need --batch-size >= 1, --bootstrap >= 0 and --threshold in [0, 1]")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; bad input prints one line to stderr and returns 2."""
+    args = parse_args(argv)
+    try:
+        classifier = load_classifier(args.model)
+        if args.positive not in classifier.labels:
+            known = list(classifier.labels)
+            raise EvaluationInputError(f"--positive '{args.positive}' is not a label of the model: {known}")
+        if args.int8:
+            classifier = quantize_int8(classifier)
+        written = (evaluate_manifest if args.manifest else evaluate_folder)(classifier, args)
+    except (ModelLoadError, ManifestError, DataError, LabelMismatchError, EvaluationInputError, ScanError,
+            ArtifactError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

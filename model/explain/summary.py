@@ -1,0 +1,276 @@
+"""The saved explanation-quality summary (schema version 1): built, written and read only here.
+
+``python -m model.explain_batch`` writes into its output folder (``artifacts/eval/explanations/`` for the
+bundled model):
+
+``summary.json`` - ``schema_version``; ``checkpoint`` (weights fingerprint of the model explained);
+    ``split``; ``n_cases``; ``labels``; ``settings`` (steps per curve, baselines, seed, sanity stages and
+    threshold, pointing tolerance, bootstrap); ``versions``; ``note``; and ``methods``: per method its
+    ``label``, ``params``, ``n_cases``, ``seconds_per_map``, ``deletion_auc`` / ``insertion_auc`` /
+    ``mask_share`` ``{mean, ci95, n}``, ``pointing_game`` ``{hit_rate, ci95, n, chance}``, ``sanity``
+    ``{n, pass_rate, ci95, median_spearman, passed, stages, mean_by_stage}`` and ``curves`` (mean deletion
+    and insertion curves). The entry ``random`` (a random patch ranking) is the faithfulness reference.
+``summary.csv`` - the same per-method numbers, one flat row per method (:func:`summary_table`).
+``cases.csv`` - one row per case and method: the scores every summary number is computed from.
+``maps.npz`` - every map on the patch grid as float16 shares, keyed ``method|target|sha256``.
+
+Intervals are 95 % percentile bootstraps over duplicate groups (as in :mod:`model.metrics`). These are
+research and teaching numbers on a few dozen scans, not evidence that any map is clinically meaningful.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from model.artifacts import ArtifactError, atomic_write
+from model.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
+
+SCHEMA_VERSION = 1
+SUMMARY_JSON, SUMMARY_CSV, CASES_CSV, MAPS_NPZ = "summary.json", "summary.csv", "cases.csv", "maps.npz"
+RANDOM_REFERENCE = "random"
+NOTE = (
+    "Research and teaching tool, not a diagnosis. Scores describe how the explanations behave on a small "
+    "public data set with rough student-drawn tumour masks."
+)
+
+
+class ExplanationArtifactError(ArtifactError):
+    """The explanation summary is missing, corrupt or belongs to another model; the message names the fix."""
+
+
+def fix_command(out_dir: str | Path = "OUT_DIR", split: str = "test") -> str:
+    """The command that (re)writes the explanation summary."""
+    return (
+        f"run python -m model.explain_batch --model MODEL_DIR --data DATA_DIR --eval EVAL_DIR "
+        f"--split {split} --out {out_dir}"
+    )
+
+
+def map_key(method: str, target: int, sha256: str) -> str:
+    """Key of one map in ``maps.npz``."""
+    return f"{method}|{int(target)}|{sha256}"
+
+
+def bootstrap_mean(
+    values: Sequence[float], groups: Sequence[str], n_resamples: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED
+) -> dict:
+    """Mean and 95 % percentile-bootstrap interval over groups; NaN values (not measured) are left out.
+
+    Returns:
+        ``{"mean", "ci95": [low, high], "n"}``; nulls (NaN) when nothing was measured.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v)
+    v, g = v[keep], np.asarray(list(groups), dtype=object)[keep]
+    if v.size == 0:
+        return {"mean": math.nan, "ci95": [math.nan, math.nan], "n": 0}
+    codes, uniques = pd.factorize(pd.Series(g, dtype=str))
+    sums = np.bincount(codes, weights=v, minlength=len(uniques))
+    counts = np.bincount(codes, minlength=len(uniques)).astype(np.float64)
+    draws = np.random.default_rng(seed).integers(0, len(uniques), size=(n_resamples, len(uniques)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    tail = 100 * (1 - CI_LEVEL) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return {"mean": float(v.mean()), "ci95": [float(low), float(high)], "n": int(v.size)}
+
+
+def _sanity(rows: pd.DataFrame, threshold: float, stages: list[str]) -> dict:
+    checked = rows[rows["sanity_spearman"].notna()]
+    passed = (checked["sanity_spearman"] < threshold).astype(float)
+    by_stage = (
+        [float(checked[f"sanity_stage_{i}"].mean()) for i in range(len(stages))] if len(checked) else []
+    )
+    median = float(checked["sanity_spearman"].median()) if len(checked) else math.nan
+    rate = bootstrap_mean(passed, checked["group"])
+    return {
+        "n": int(len(checked)),
+        "pass_rate": rate["mean"],
+        "ci95": rate["ci95"],
+        "median_spearman": median,
+        "passed": bool(median < threshold) if len(checked) else None,
+        "stages": stages,
+        "mean_by_stage": by_stage,
+    }
+
+
+def method_summary(
+    rows: pd.DataFrame, curves: NDArray[np.float64] | None, fractions: NDArray[np.float64], settings: dict
+) -> dict:
+    """Aggregate one method's rows of ``cases.csv`` (and its (N, 2, n+1) curves) into its summary entry."""
+    groups = rows["group"]
+    pointing = bootstrap_mean(rows["pointing_hit"].astype(float), groups)
+    entry = {
+        "n_cases": int(len(rows)),
+        "seconds_per_map": float(rows["seconds"].mean()),
+        "deletion_auc": bootstrap_mean(rows["deletion_auc"], groups),
+        "insertion_auc": bootstrap_mean(rows["insertion_auc"], groups),
+        "pointing_game": {
+            "hit_rate": pointing["mean"],
+            "ci95": pointing["ci95"],
+            "n": pointing["n"],
+            "chance": float(rows["chance_hit"].mean()) if pointing["n"] else math.nan,
+        },
+        "mask_share": {
+            **bootstrap_mean(rows["mask_share"], groups),
+            "area_share": float(rows["area_share"].mean()) if pointing["n"] else math.nan,
+        },
+        "sanity": _sanity(rows, settings["sanity_threshold"], settings["sanity_stages"]),
+    }
+    if curves is not None and len(curves):
+        entry["curves"] = {
+            "fractions": fractions.tolist(),
+            "deletion": curves[:, 0].mean(0).tolist(),
+            "insertion": curves[:, 1].mean(0).tolist(),
+        }
+    return entry
+
+
+def summary_table(summary: dict) -> pd.DataFrame:
+    """One flat row per method (the content of ``summary.csv``)."""
+    rows = []
+    for name, m in summary["methods"].items():
+        row = {
+            "method": name,
+            "label": m.get("label", name),
+            "n_cases": m["n_cases"],
+            "seconds_per_map": m.get("seconds_per_map"),
+        }
+        for key in ("deletion_auc", "insertion_auc", "mask_share"):
+            row[key], (row[f"{key}_low"], row[f"{key}_high"]) = m[key]["mean"], m[key]["ci95"]
+        pg, sc = m["pointing_game"], m["sanity"]
+        row.update(
+            {
+                "pointing_n": pg["n"],
+                "pointing_hit_rate": pg["hit_rate"],
+                "pointing_low": pg["ci95"][0],
+                "pointing_high": pg["ci95"][1],
+                "pointing_chance": pg["chance"],
+                "area_share": m["mask_share"]["area_share"],
+                "sanity_n": sc["n"],
+                "sanity_pass_rate": sc["pass_rate"],
+                "sanity_median_spearman": sc["median_spearman"],
+                "sanity_passed": sc["passed"],
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _nan_to_null(obj: object) -> object:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_null(v) for v in obj]
+    return obj
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def write_explanations(
+    out_dir: str | Path, summary: dict, cases: pd.DataFrame, maps: dict[str, NDArray[np.floating]]
+) -> Path:
+    """Write maps, cases, table and (last, as the commit) ``summary.json``, each atomically.
+
+    Returns:
+        Path of ``summary.json``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.float16) for k, v in maps.items()})
+    atomic_write(out / MAPS_NPZ, buf.getvalue())
+    atomic_write(out / CASES_CSV, _csv_bytes(cases))
+    atomic_write(out / SUMMARY_CSV, _csv_bytes(summary_table(summary)))
+    text = json.dumps(_nan_to_null(summary), indent=2, allow_nan=False) + "\n"
+    return atomic_write(out / SUMMARY_JSON, text.encode("utf-8"))
+
+
+@dataclass(frozen=True, eq=False)
+class ExplanationSummary:
+    """A saved explanation summary: the JSON, the per-method table, the per-case scores, and its folder."""
+
+    summary: dict
+    table: pd.DataFrame
+    cases: pd.DataFrame
+    directory: Path
+
+    @property
+    def checkpoint(self) -> str:
+        """Weights fingerprint of the model the maps were computed for."""
+        return self.summary["checkpoint"]
+
+    def map_for(self, method: str, target: int, sha256: str) -> NDArray[np.float32] | None:
+        """The saved patch-grid map (shares) of one case, or None when it was not computed."""
+        path = self.directory / MAPS_NPZ
+        if not path.exists():
+            return None
+        with np.load(path) as maps:
+            key = map_key(method, target, sha256)
+            return maps[key].astype(np.float32) if key in maps.files else None
+
+
+def read_explanation_summary(
+    directory: str | Path, expected_fingerprint: str | None = None
+) -> ExplanationSummary:
+    """Read and check a saved explanation summary.
+
+    Args:
+        directory: the folder written by ``python -m model.explain_batch``
+            (e.g. ``artifacts/eval/explanations``).
+        expected_fingerprint: when given, the summary must be for the model with this weights fingerprint.
+
+    Returns:
+        :class:`ExplanationSummary`.
+
+    Raises:
+        ExplanationArtifactError: missing or corrupt files, another schema version or another model; the
+            message names the command that regenerates it.
+    """
+    directory = Path(directory)
+    fix = fix_command(directory)
+    path = directory / SUMMARY_JSON
+    if not path.is_file():
+        raise ExplanationArtifactError(f"No explanation summary at {path}: {fix}")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        cases = pd.read_csv(directory / CASES_CSV, dtype={"sha256": str, "path": str, "group": str})
+    except (OSError, ValueError) as err:
+        raise ExplanationArtifactError(
+            f"Explanation summary in {directory} is unreadable ({err}): {fix}"
+        ) from err
+    if not isinstance(summary, dict) or summary.get("schema_version") != SCHEMA_VERSION:
+        found = summary.get("schema_version") if isinstance(summary, dict) else None
+        raise ExplanationArtifactError(
+            f"{path} has schema version {found}, this code reads {SCHEMA_VERSION}: {fix}"
+        )
+    if missing := [k for k in ("checkpoint", "methods", "split", "settings") if k not in summary]:
+        raise ExplanationArtifactError(f"{path} lacks keys {missing}: {fix}")
+    if expected_fingerprint is not None and summary["checkpoint"] != expected_fingerprint:
+        raise ExplanationArtifactError(
+            f"Explanation summary {path} is for model {summary['checkpoint']}, not the loaded model "
+            f"{expected_fingerprint}: {fix}"
+        )
+    return ExplanationSummary(summary, summary_table(_null_to_nan(summary)), cases, directory)
+
+
+def _null_to_nan(obj: object) -> object:
+    if obj is None:
+        return math.nan
+    if isinstance(obj, dict):
+        return {k: _null_to_nan(v) for k, v in obj.items()}
+    return [_null_to_nan(v) for v in obj] if isinstance(obj, list) else obj

@@ -1,0 +1,122 @@
+"""Explain one decoded scan: a registered method's map, its faithfulness, per-layer attention for teaching.
+
+Maps travel as :class:`MapRecord`, a picklable copy of :class:`~model.explain.heatmap.Heatmap` (whose
+read-only mappings cannot be pickled), so the dashboard can keep them in ``st.cache_data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from PIL import Image
+
+from model.explain import rollout
+from model.explain.heatmap import Heatmap
+from model.explain.quality import FaithfulnessCurves, deletion_insertion
+from model.explain.registry import safe_explain
+from model.loading import Classifier
+from model.preprocess import Geometry, preprocess
+
+
+@dataclass(frozen=True)
+class MapRecord:
+    """A picklable copy of a :class:`~model.explain.heatmap.Heatmap`; :meth:`heatmap` rebuilds it.
+
+    Attributes mirror the Heatmap's: values (h, w) float32 shares summing to 1 (or all 0), grid, method,
+    target, input_size, params and extras as plain dicts.
+    """
+
+    values: NDArray[np.float32]
+    grid: str
+    method: str
+    target: int
+    input_size: tuple[int, int]
+    params: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, heat: Heatmap) -> MapRecord:
+        """Copy a Heatmap."""
+        return cls(
+            np.array(heat.values),
+            heat.grid,
+            heat.method,
+            heat.target,
+            heat.input_size,
+            dict(heat.params),
+            dict(heat.extras),
+        )
+
+    def heatmap(self) -> Heatmap:
+        """The validated Heatmap (display helpers: ``relative()``, ``on_original(geometry)``)."""
+        return Heatmap(
+            self.values, self.grid, self.method, self.target, self.input_size, self.params, extras=self.extras
+        )
+
+
+def explain_image(
+    classifier: Classifier, image: Image.Image, method: str, target: int, params: dict[str, Any] | None = None
+) -> MapRecord:
+    """Explain one decoded scan with a registered method (see :mod:`model.explain.registry`).
+
+    Args:
+        classifier: the shared model (:func:`~model.explain.registry.safe_explain` verifies it is unchanged).
+        image: decoded scan.
+        method: registry key, e.g. ``"gradient_rollout"``.
+        target: class index to explain.
+        params: method parameters (defaults for the rest).
+
+    Returns:
+        A picklable :class:`MapRecord`.
+
+    Raises:
+        KeyError: unknown method. ValueError: bad target or parameter.
+    """
+    pixel_values, _ = preprocess(image, classifier.preprocess)
+    heat = safe_explain(method, classifier.model, pixel_values[None], int(target), **(params or {}))
+    return MapRecord.of(heat)
+
+
+def score_faithfulness(classifier: Classifier, image: Image.Image, record: MapRecord) -> FaithfulnessCurves:
+    """Deletion / insertion curves of a map on its scan, tracking the explained class (Petsiuk et al. 2018).
+
+    Args:
+        classifier: the shared model (forward passes only).
+        image: the decoded scan the map was made for.
+        record: the map (its ``target`` is the class tracked).
+
+    Returns:
+        :class:`~model.explain.quality.FaithfulnessCurves` (``deletion_auc`` lower and ``insertion_auc``
+        higher = more faithful).
+    """
+    pixel_values, _ = preprocess(image, classifier.preprocess)
+    return deletion_insertion(classifier.model, pixel_values[None], record.heatmap(), record.target)
+
+
+@dataclass(frozen=True)
+class LayerMaps:
+    """Per-layer attention of one scan for teaching.
+
+    Attributes:
+        heads: (L, heads, rows, cols) float32 raw attention from CLS to each patch, per layer and head.
+        rollout: (L, rows, cols) float32 cumulative rollout up to each layer (mean head fusion).
+        geometry: maps the patch grid back onto the scan.
+    """
+
+    heads: NDArray[np.float32]
+    rollout: NDArray[np.float32]
+    geometry: Geometry
+
+
+def layer_maps(classifier: Classifier, image: Image.Image) -> LayerMaps:
+    """Raw CLS attention per head and cumulative rollout per layer, from one eager forward pass."""
+    pixel_values, geom = preprocess(image, classifier.preprocess)
+    with torch.no_grad():
+        out = classifier.model(pixel_values=pixel_values[None], output_attentions=True)
+    grid = classifier.patch_grid
+    layers = rollout.rollout_layers(out.attentions, grid)
+    return LayerMaps(rollout.cls_attention(out.attentions, grid), np.asarray(layers, np.float32), geom)

@@ -1,0 +1,74 @@
+"""Explain a scan: the model's answer, how sure it is, where it looked, and how far to trust each map.
+
+Hand-over from other pages: set ``st.session_state["explain.case_path"]`` to a data-root-relative path
+(as in ``{split}_predictions.csv``) then ``st.switch_page("../pages/explain.py")``, or open
+``explain?case=<path>``. See ``dashboard.explain_view`` for the details.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import explain_view, layout, settings, widgets
+from model.report import CaseReport
+
+layout.page_header(
+    "Explain a scan",
+    "What does the model say, how sure is it, where did it look, and can the "
+    "map be trusted? Nothing you upload is stored.",
+)
+classifier = layout.require_classifier()
+chosen = explain_view.choose_scan()
+if chosen is None:
+    layout.stop_with("Upload a scan, pick a case from a saved evaluation, or try the generated phantom.")
+name, data = chosen
+sha, scan = explain_view.decode(name, data)
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    st.image(scan.image, caption=f"{name} · {scan.image.width}×{scan.image.height} px · {scan.source_format}")
+with right:
+    look = explain_view.first_answer(classifier, sha, data)
+    flags = explain_view.quality_warning(classifier, sha, data)
+    for note in scan.notes:
+        st.caption(note)
+
+st.subheader("Where did the model look?")
+c1, c2, c3, c4 = st.columns([1.2, 2.4, 1, 1])
+with c1:
+    target = widgets.show_target(classifier.labels, look.prediction.predicted, sha)
+with c2:
+    methods = widgets.show_methods()
+with c3:
+    opacity = widgets.show_opacity()
+with c4:
+    cmap = widgets.show_cmap()
+score = widgets.show_score_toggle()
+if not methods:
+    layout.stop_with("Choose at least one method above.")
+
+view = {"data": data, "cmap": cmap, "opacity": opacity, "score": score}
+maps, scores = explain_view.render_maps(classifier, scan, look, target, methods, view)
+
+st.subheader("Download")
+settings_shown = {
+    "Class explained": classifier.labels[target],
+    "Colour map": cmap,
+    "Opacity": f"{opacity:.2f}",
+    "Evaluation folder": str(settings.eval_dir()),
+}
+explain_view.downloads(
+    CaseReport(
+        scan.image,
+        look.prediction,
+        look.geometry,
+        maps,
+        classifier.fingerprint,
+        classifier.source,
+        sha,
+        settings_shown,
+        scores,
+        flags,
+    ),
+    view,
+)

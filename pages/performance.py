@@ -1,0 +1,61 @@
+"""Performance: saved metrics per split with intervals, and how they move with the decision threshold."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import figures_eval, resources, settings, tables, widgets_eval
+from dashboard.layout import page_header, stop_with
+
+page_header("Performance", "How well the model separates tumour from no tumour on each split, with 95% "
+            "intervals, and how its errors trade off as the decision threshold moves.")
+eval_dir = settings.eval_dir()
+evaluations, problems = resources.load_evaluations(eval_dir)
+for name, fix in problems.items():
+    st.warning(f"Evaluation '{name}' could not be read. {fix}")
+if not evaluations:
+    stop_with(tables.missing_evaluations_help(eval_dir))
+
+by_name = {ev.name: ev for ev in evaluations}
+calibrated = widgets_eval.show_calibrated(
+    "performance.calibrated", available=any(tables.has_calibration(ev) for ev in evaluations))
+
+st.subheader("Metrics per split")
+st.dataframe(tables.split_metrics_frame(evaluations, calibrated))
+st.caption(
+    "Point estimate at the saved threshold, with a 95% percentile-bootstrap interval that resamples "
+    "duplicate groups (near-identical scans count once). The calibration temperature is fitted on the "
+    "validation split, so calibrated validation numbers are optimistic. Small splits give wide intervals: "
+    "read them, not the point estimates alone.")
+
+st.subheader("Decision threshold")
+name = widgets_eval.show_evaluation_choice(list(by_name), key="performance.split", label="Split")
+ev = by_name[name]
+st.caption(tables.describe(ev))
+threshold = widgets_eval.show_threshold("performance.threshold", default=tables.saved_threshold(ev))
+use_calibrated = calibrated and tables.has_calibration(ev)
+result = resources.metrics_at_threshold(eval_dir, ev, threshold, use_calibrated)
+
+matrix_col, table_col = st.columns([3, 2])
+with matrix_col:
+    widgets_eval.show_figure(figures_eval.build_confusion_figure(
+        tables.confusion_counts(result), ev.labels, title=f"{name} split, threshold {threshold:.2f}"))
+    with st.expander("Counts as a table (rows = true label, columns = predicted label)"):
+        st.table(tables.confusion_table(result, ev.labels))
+with table_col:
+    st.dataframe(tables.threshold_metrics_frame(result), hide_index=True)
+
+roc, pr = resources.curves(eval_dir, ev, use_calibrated)
+roc_kw, pr_kw = tables.curve_kwargs(result, roc, pr, tables.positive_label(ev))
+roc_col, pr_col = st.columns(2)
+with roc_col:
+    widgets_eval.show_figure(figures_eval.build_roc_figure(**roc_kw))
+with pr_col:
+    widgets_eval.show_figure(figures_eval.build_pr_figure(**pr_kw))
+
+st.subheader("Calibration")
+curves, ece = tables.reliability_curves(ev)
+widgets_eval.show_figure(figures_eval.build_reliability_figure(curves, ece, title=f"Reliability, {name}"))
+st.caption(
+    "Each dot is a bin of scans with similar predicted tumour probability; a calibrated model lies on the "
+    "diagonal. The bars below show how many scans each bin holds: bins with few scans are noisy.")

@@ -1,0 +1,204 @@
+"""App-test fixtures: a tiny ViT model folder, synthetic saved evaluations and a phantom data folder.
+
+Shared by every ``tests/app`` file (Explain/Learn here; Overview/Performance/Error audit/Quality too):
+
+- ``app_artifacts`` (session): :class:`AppArtifacts` with ``model_dir`` (tiny ViT via ``save_classifier``,
+  with an ``input_reference.json`` built from phantoms), ``eval_dir`` (``validation`` and ``test`` evaluations
+  written through ``model.artifacts`` from the tiny model's real logits on the phantoms, plus
+  ``calibration.json``),
+  ``data_dir`` (phantom ``yes/`` + ``no/`` folder the evaluation paths are relative to).
+- ``app_env``: points ``MRI_EXPLAIN_MODEL`` / ``MRI_EXPLAIN_EVAL`` / ``MRI_EXPLAIN_DATA`` at those, clears the
+  Streamlit caches before and after; ``no_data_env``: the same without a data folder;
+  ``empty_env``: model only, an empty evaluation folder and no data folder.
+- ``app_test(page=None)``: an ``AppTest`` of ``dashboard/app.py`` (timeout 60 s), already run once
+  and switched to
+  ``page`` (e.g. ``"../pages/explain.py"``) and run again when given.
+- ``phantom_png(seed, tumour)``: PNG bytes of a generated phantom, for uploads.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from model.artifacts import build_records, build_results, write_calibration, write_evaluation
+from model.calibration import fit_temperature
+from model.evaluate import predict_paths
+from model.input_check import build_input_reference, save_input_reference
+from model.loading import load_classifier, save_classifier
+from model.preprocess import PreprocessConfig
+from model.scan import load_scan
+from model.synthetic import phantom_image, write_phantom_dataset
+from tests.conftest import make_tiny_vit
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+APP_TIMEOUT_S = 60
+BOOTSTRAP_RESAMPLES = 20  # intervals exist but stay cheap; their values are not what app tests check
+
+
+@dataclass(frozen=True)
+class AppArtifacts:
+    model_dir: Path
+    eval_dir: Path
+    data_dir: Path
+
+
+def _cases(data_dir: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(data_dir.glob("*/*")):
+        rel = path.relative_to(data_dir).as_posix()
+        rows.append(
+            {
+                "path": rel,
+                "sha256": load_scan(path).sha256,
+                "group": rel,
+                "label": "tumor" if rel.startswith("yes/") else "no tumor",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _write_evaluations(model_dir: Path, data_dir: Path, eval_dir: Path) -> None:
+    classifier = load_classifier(model_dir)
+    cases = _cases(data_dir)
+    logits = predict_paths(classifier, [data_dir / p for p in cases["path"]], progress=False)
+    val = np.arange(len(cases)) % 2 == 0
+    y = cases["label"].map(list(classifier.labels).index).to_numpy()
+    fit = fit_temperature(logits[val], y[val], "validation")
+    write_calibration(eval_dir, fit, classifier.fingerprint)
+    for name, rows in (("validation", val), ("test", ~val)):
+        part = cases[rows].reset_index(drop=True)
+        records = build_records(part, logits[rows], classifier.labels, fit.temperature)
+        results = build_results(
+            name,
+            records,
+            classifier.labels,
+            classifier.fingerprint,
+            calibration=fit,
+            data=data_dir.name,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+        )
+        write_evaluation(eval_dir, name, results, records)
+
+
+@pytest.fixture(scope="session")
+def app_artifacts(tmp_path_factory) -> AppArtifacts:
+    root = tmp_path_factory.mktemp("app_artifacts")
+    model_dir = save_classifier(
+        make_tiny_vit(seed=3), PreprocessConfig(image_size=32), root / "model", {"arch": "tiny-test"}
+    )
+    data_dir = write_phantom_dataset(root / "data", n_per_class=6, duplicates=0)
+    images = [load_scan(p).image for p in sorted(data_dir.glob("*/*"))]
+    save_input_reference(build_input_reference(images, "phantom training scans"), model_dir)
+    _write_evaluations(model_dir, data_dir, root / "eval")
+    return AppArtifacts(model_dir, root / "eval", data_dir)
+
+
+def _clear_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app_env(monkeypatch, app_artifacts) -> AppArtifacts:
+    monkeypatch.setenv("MRI_EXPLAIN_MODEL", str(app_artifacts.model_dir))
+    monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(app_artifacts.eval_dir))
+    monkeypatch.setenv("MRI_EXPLAIN_DATA", str(app_artifacts.data_dir))
+    _clear_caches()
+    yield app_artifacts
+    _clear_caches()
+
+
+@pytest.fixture
+def no_data_env(app_env, monkeypatch) -> AppArtifacts:
+    monkeypatch.delenv("MRI_EXPLAIN_DATA")
+    return app_env
+
+
+@pytest.fixture
+def empty_env(app_env, monkeypatch, tmp_path) -> AppArtifacts:
+    monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(tmp_path / "no_eval"))
+    monkeypatch.delenv("MRI_EXPLAIN_DATA")
+    return app_env
+
+
+@pytest.fixture
+def app_test():
+    def make(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+        if page is not None:
+            at.switch_page(page).run()
+        return at
+
+    return make
+
+
+@pytest.fixture
+def phantom_png():
+    def make(seed: int = 5, tumour: bool = True, size: tuple[int, int] = (96, 112)) -> bytes:
+        buf = io.BytesIO()
+        phantom_image(seed, size, tumour).save(buf, format="PNG")
+        return buf.getvalue()
+
+    return make
+
+
+# --- evaluation pages (dashboard-analysis): saved evaluations with spread-out, hand-chosen probabilities ---
+# The tiny random ViT scores every phantom near 0.5, so threshold tests use these records instead: the phantom
+# cases of ``app_artifacts.data_dir`` with fixed tumour probabilities, written through model.artifacts.
+SPREAD_P_TUMOR = {"no": (0.05, 0.20, 0.40, 0.60, 0.85, 0.48), "yes": (0.15, 0.45, 0.65, 0.80, 0.95, 0.52)}
+SPREAD_TEMPERATURE = 2.0
+
+
+@dataclass(frozen=True)
+class SpreadEval:
+    eval_dir: Path
+    records: pd.DataFrame  # path, label, p_tumor, pcal_tumor of the "test" evaluation
+
+
+@pytest.fixture(scope="session")
+def spread_eval(app_artifacts, tmp_path_factory) -> SpreadEval:
+    from model.calibration import TemperatureFit
+
+    classifier = load_classifier(app_artifacts.model_dir)
+    cases = _cases(app_artifacts.data_dir)
+    folder = cases["path"].str.split("/").str[0]
+    index = cases.groupby(folder).cumcount()
+    p = np.array([SPREAD_P_TUMOR[f][i] for f, i in zip(folder, index, strict=True)])
+    logits = np.column_stack([np.zeros_like(p), np.log(p / (1 - p))])  # softmax -> exactly these p
+    fit = TemperatureFit(SPREAD_TEMPERATURE, "validation", len(p), 1.0, 0.9)
+    eval_dir = tmp_path_factory.mktemp("spread_eval")
+    write_calibration(eval_dir, fit, classifier.fingerprint)
+    parts = {
+        "validation": np.arange(len(p)) % 2 == 0,
+        "test": np.ones(len(p), bool),
+        "external": np.ones(len(p), bool),
+    }
+    for name, rows in parts.items():
+        part = cases[rows].reset_index(drop=True)
+        records = build_records(part, logits[rows], classifier.labels, fit.temperature)
+        results = build_results(
+            name,
+            records,
+            classifier.labels,
+            classifier.fingerprint,
+            calibration=fit,
+            kind="external" if name == "external" else "split",
+            n_resamples=BOOTSTRAP_RESAMPLES,
+        )
+        write_evaluation(eval_dir, name, results, records)
+    test = build_records(cases, logits, classifier.labels, fit.temperature)
+    return SpreadEval(eval_dir, test[["path", "label", "p_tumor", "pcal_tumor"]])
+
+
+@pytest.fixture
+def spread_env(app_env, spread_eval, monkeypatch) -> SpreadEval:
+    monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(spread_eval.eval_dir))
+    return spread_eval
