@@ -14,11 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from model import card
+from model.data import SPLIT_FRACTIONS, SPLITS
 from model.loading import RUN_CONFIG_FILE, Classifier
 
 DATA_SECTION, SPLIT_SECTION = "Training data and its caveats", "Split"
 USE_SECTION, LIMITS_SECTION = "Intended use", "Limitations"
 CARD_COMMAND = "python -m model.card --model MODEL_DIR --eval EVAL_DIR"
+SPLIT_COMMAND = "python -m model.data split --data DIR --out artifacts/split_manifest.csv"
 
 
 def card_sections(text: str) -> dict[str, str]:
@@ -40,8 +42,14 @@ def read_card(source: str) -> dict[str, str]:
 
 
 def generic_sections() -> dict[str, str]:
-    """What every model trained on the shared data set shares: data caveats, intended use, limitations."""
-    return {DATA_SECTION: card.DATA_CAVEATS, USE_SECTION: card.INTENDED_USE, LIMITS_SECTION: card.LIMITATIONS}
+    """What every model trained here shares: data caveats, split method, intended use, limitations."""
+    fractions = "/".join(f"{round(100 * f)}" for f in SPLIT_FRACTIONS)
+    split = (f"Group-aware split (`{SPLIT_COMMAND}`): exact and near-duplicate images form groups, and "
+             f"each group goes wholly to {', '.join(SPLITS)} (about {fractions}), stratified by class, so "
+             "copies of one picture never sit on both sides of the split. The manifest is "
+             "`artifacts/split_manifest.csv`.")
+    return {DATA_SECTION: card.DATA_CAVEATS, SPLIT_SECTION: split, USE_SECTION: card.INTENDED_USE,
+            LIMITS_SECTION: card.LIMITATIONS}
 
 
 def read_run_config(source: str) -> dict:

@@ -111,10 +111,10 @@ def split_metrics_frame(evaluations: Sequence[Evaluation], calibrated: bool = Fa
 
 
 def threshold_metrics_frame(result: Mapping) -> pd.DataFrame:
-    """One compute_metrics result as a two-column frame (metric, value with interval)."""
+    """One compute_metrics result as a frame: index = metric name, one column of value (interval)."""
     cells = metric_cells(result)
-    names = [METRIC_NAMES[k] for k in cells]
-    return pd.DataFrame({"metric": names, "value (95% interval)": list(cells.values())})
+    names = pd.Index([METRIC_NAMES[k] for k in cells], name=f"at threshold {result['threshold']:.2f}")
+    return pd.DataFrame({"value (95% interval)": list(cells.values())}, index=names)
 
 
 def saved_result(ev: Evaluation, calibrated: bool = False) -> dict:

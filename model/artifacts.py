@@ -26,8 +26,9 @@ bundled model) a pair of files per split or name, plus one calibration file:
     {metric or "precision/<label>": reason} for every metric that is null (NaN, e.g. ROC-AUC of a one-class
     split); ``confusion`` (K x K counts, rows = true label, columns = predicted label); ``reliability``
     {top_label, positive: 10 equal-width bins of {lower, upper, count, confidence, accuracy}, confidence and
-    accuracy null in empty bins; the ECE is computed from the top_label bins}; and ``calibrated``: the same five keys on temperature-scaled probabilities plus ``temperature`` and
-    ``fitted_on``, or null when no calibration exists for this model.
+    accuracy null in empty bins; the ECE is computed from the top_label bins}; and ``calibrated``: the same
+    five keys on temperature-scaled probabilities plus ``temperature`` and ``fitted_on``, or null when no
+    calibration exists for this model.
 
 ``calibration.json`` - ``schema_version``, ``checkpoint``, ``method``, ``temperature``, ``fitted_on``
     ("validation"), ``n``, ``nll_before``, ``nll_after``, ``at_bound``, ``manifest_sha256``. Temperature

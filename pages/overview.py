@@ -52,7 +52,7 @@ with data_col:
     st.markdown(card.get(model_card.DATA_SECTION, "Not described in this card."))
 
 st.subheader("How the data was split")
-st.markdown(card.get(model_card.SPLIT_SECTION, "Not described in this card."))
+st.markdown(card.get(model_card.SPLIT_SECTION, model_card.generic_sections()[model_card.SPLIT_SECTION]))
 
 use_col, limits_col = st.columns(2, gap="large")
 with use_col:

@@ -36,14 +36,14 @@ threshold = widgets_eval.show_threshold("performance.threshold", default=tables.
 use_calibrated = calibrated and tables.has_calibration(ev)
 result = resources.metrics_at_threshold(eval_dir, ev, threshold, use_calibrated)
 
-matrix_col, table_col = st.columns([3, 2])
+matrix_col, table_col = st.columns([3, 2], gap="medium")
 with matrix_col:
     widgets_eval.show_figure(figures_eval.build_confusion_figure(
         tables.confusion_counts(result), ev.labels, title=f"{name} split, threshold {threshold:.2f}"))
     with st.expander("Counts as a table (rows = true label, columns = predicted label)"):
         st.table(tables.confusion_table(result, ev.labels))
 with table_col:
-    st.dataframe(tables.threshold_metrics_frame(result), hide_index=True)
+    st.table(tables.threshold_metrics_frame(result))
 
 roc, pr = resources.curves(eval_dir, ev, use_calibrated)
 roc_kw, pr_kw = tables.curve_kwargs(result, roc, pr, tables.positive_label(ev))
@@ -55,7 +55,12 @@ with pr_col:
 
 st.subheader("Calibration")
 curves, ece = tables.reliability_curves(ev)
-widgets_eval.show_figure(figures_eval.build_reliability_figure(curves, ece, title=f"Reliability, {name}"))
-st.caption(
-    "Each dot is a bin of scans with similar predicted tumour probability; a calibrated model lies on the "
-    "diagonal. The bars below show how many scans each bin holds: bins with few scans are noisy.")
+figure_col, text_col = st.columns(2, gap="large")
+with figure_col:
+    widgets_eval.show_figure(figures_eval.build_reliability_figure(curves, ece, title=f"Reliability, {name}"))
+text_col.markdown(
+    "Does a predicted tumour probability of 0.8 come true 8 times in 10? Each dot is a bin of scans with "
+    "similar predicted probability; a calibrated model lies on the diagonal. The bars show how many scans "
+    "each bin holds: bins with few scans are noisy. *Calibrated* divides the logits by a temperature fitted "
+    "on the validation split; it changes how sure the model sounds, not which scans it ranks higher. ECE is "
+    "the expected calibration error of the top-label confidence (lower is better).")

@@ -26,8 +26,7 @@ def _shown_counts(at) -> list[list[int]]:
 
 
 def _shown_metric(at, name: str) -> str:
-    frame = at.dataframe[1].value
-    return frame.set_index("metric").loc[name, "value (95% interval)"]
+    return at.table[1].value.loc[name, "value (95% interval)"]
 
 
 def test_page_shows_split_table_and_four_figures(spread_env, app_test):
