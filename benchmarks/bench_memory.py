@@ -65,15 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-dir", default="", help="evaluation folder (calibration temperature)")
     parser.add_argument("--imports-only", action="store_true")
     args = parser.parse_args(argv)
-    from benchmarks.bench_panel import quiet_bare_mode, run_panel
+    from benchmarks.bench_panel import run_panel
     from benchmarks.timing import set_threads
     from dashboard import resources
 
     set_threads()
     if not args.imports_only:
-        with quiet_bare_mode():
-            classifier = resources.load_classifier_cached(args.model_dir)
-            run_panel(classifier.source, classifier.fingerprint, Path(args.scan).read_bytes(), args.eval_dir)
+        classifier = resources.load_classifier_cached(args.model_dir)
+        run_panel(classifier.source, classifier.fingerprint, Path(args.scan).read_bytes(), args.eval_dir)
     print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     return 0
 

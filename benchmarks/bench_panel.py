@@ -9,13 +9,10 @@ then one ``explain_cached`` per default method not already given by the first lo
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import logging
 import statistics
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,25 +31,6 @@ from model.input_check import InputReferenceError
 SECTION = "panel"
 FIRST_ANSWER_MAX_RATIO = 1.5
 CACHED_MAX_S = 0.050
-# Streamlit warns on every cached call made outside `streamlit run` ("bare mode"); expected here.
-BARE_MODE_LOGGERS = ("streamlit.runtime.caching.cache_data_api",
-                     "streamlit.runtime.scriptrunner_utils.script_run_context")
-
-
-@contextlib.contextmanager
-def quiet_bare_mode() -> Iterator[None]:
-    """Silence streamlit's bare-mode warnings for the duration (levels restored afterwards)."""
-    loggers = [logging.getLogger(name) for name in BARE_MODE_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 @dataclass(frozen=True)
 class PanelTimes:
     """Seconds from the start of one panel run to its first answer and to its last default map."""

@@ -133,7 +133,7 @@ def run(quick: bool = False, tiny: bool = False, out: str | Path = DEFAULT_OUT,
         machine = describe_machine(s.threads, quick or tiny)
         started = datetime.now(UTC)
         results, ok = [], True
-        with bench_panel.quiet_bare_mode(), tempfile.TemporaryDirectory(prefix="mri-bench-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="mri-bench-") as tmp:
             for item in _subjects(models, Path(tmp), tiny):
                 if isinstance(item, ModelResult):
                     results.append(item)

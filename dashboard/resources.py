@@ -101,12 +101,14 @@ def file_mtime(path: str | Path) -> float:
 
 
 # --- evaluation & explanation-summary loaders (dashboard-analysis) ---
-import math  # noqa: E402 - this section is appended below the marker by design
+import dataclasses  # noqa: E402 - this section is appended below the marker by design
+import math  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
 from dashboard import tables  # noqa: E402
 from model import artifacts, metrics  # noqa: E402
+from model.explain import sanity, summary  # noqa: E402
 
 # Slider values are multiples of 0.01 in float arithmetic; this close to the saved threshold is the same.
 SAME_THRESHOLD_TOL = 1e-9
@@ -174,3 +176,37 @@ def curves(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(ROC points, PR points) of a saved evaluation, through the cache."""
     return curves_cached(str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), calibrated)
+
+
+@st.cache_resource(show_spinner="Randomising a copy of the model…", max_entries=1)
+def randomised_classifier_cached(source: str, fingerprint: str, seed: int = 0) -> Classifier:
+    """A copy of the model with every weight block re-initialised (the sanity check's last stage).
+
+    A separate copy (``model.explain.sanity.randomised_copy`` deep-copies), never the shared model; one is
+    kept at a time because it is as large as the model.
+    """
+    classifier = load_classifier_cached(source)
+    n_blocks = len(sanity.cascade_blocks(classifier.model))
+    return dataclasses.replace(classifier, model=sanity.randomised_copy(classifier.model, n_blocks, seed),
+                               fingerprint=f"{fingerprint}+random{seed}")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def randomised_map_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, method: str, target: int, seed: int = 0
+) -> explain_scan.MapRecord:
+    """One map of the fully randomised model (default parameters), for the sanity-check comparison."""
+    random_classifier = randomised_classifier_cached(source, fingerprint, seed)
+    with LOCK:
+        return explain_scan.explain_image(random_classifier, load_scan(_scan_bytes).image, method, target, {})
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explanation_summary_cached(directory: str, mtime: float) -> summary.ExplanationSummary:
+    """The batch job's explanation summary (raises ``ExplanationArtifactError``); ``mtime`` invalidates."""
+    return summary.read_explanation_summary(directory)
+
+
+def load_explanation_summary(directory: str | Path) -> summary.ExplanationSummary:
+    """The explanation summary in ``directory`` through the cache."""
+    return explanation_summary_cached(str(directory), file_mtime(Path(directory) / summary.SUMMARY_JSON))

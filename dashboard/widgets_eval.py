@@ -64,6 +64,22 @@ def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) 
     return float(low), float(high)
 
 
+def show_sanity_case(paths: Sequence[str], key: str = "quality.case") -> str:
+    """One of the scans the sanity check ran on (data-root-relative path)."""
+    if st.session_state.get(key) not in paths:
+        st.session_state[key] = paths[0]
+    return st.selectbox("Scan", list(paths), key=key)
+
+
+def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -> list[str]:
+    """Methods (registry keys) whose randomised-model maps to compute; the first one by default."""
+    if key not in st.session_state or not set(st.session_state[key]) <= set(labels):
+        st.session_state[key] = list(labels)[:1]
+    return st.multiselect("Methods", list(labels), format_func=labels.__getitem__, key=key,
+                          help="Each method is run once on the randomised copy of the model (slow ones take "
+                               "tens of seconds on a CPU).")
+
+
 def show_figure(fig: Figure) -> None:
     """Render a matplotlib figure; under the shared lock because matplotlib rendering is not thread-safe."""
     with LOCK:

@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from model.config import AugmentConfig
 
 BLUR_KERNEL = 5  # taps; covers +-2 sigma for the sigmas used (<= 1 px)
+AUTOCONTRAST_LOW, AUTOCONTRAST_HIGH = 0.01, 0.99  # percentiles mapped to 0 and 1 (ignores specks and labels)
+AUTOCONTRAST_MIN_RANGE = 1e-3  # a flat image is left (almost) flat instead of dividing by ~0
+MIN_CONTRAST = 0.05  # contrast factors are clamped here so that strong settings never invert an image
 
 
 def _uniform(
@@ -95,8 +98,25 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return F.conv2d(flat, kernel.unsqueeze(1), groups=b * c).reshape(b, c, h, w)
 
 
+def autocontrast(x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Stretch each chosen image's 1st..99th intensity percentiles to [0, 1] (a contrast enhancement).
+
+    Args:
+        x: (B, C, H, W) float32 in [0, 1].
+        chosen: (B,) bool; other images are returned unchanged.
+
+    Returns:
+        (B, C, H, W) float32 clamped to [0, 1].
+    """
+    flat = x.flatten(1)  # (B, C*H*W)
+    low, high = torch.quantile(flat, torch.tensor([AUTOCONTRAST_LOW, AUTOCONTRAST_HIGH]), dim=1)  # (B,) each
+    view = (-1, 1, 1, 1)
+    stretched = ((x - low.view(view)) / (high - low).clamp(min=AUTOCONTRAST_MIN_RANGE).view(view)).clamp(0, 1)
+    return torch.where(chosen.view(view), stretched, x)
+
+
 def photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
-    """Random brightness, contrast, gamma, sharpening (enhancement), blur and noise.
+    """Random autocontrast, brightness, contrast, gamma, sharpening (enhancements), blur and noise.
 
     Args:
         x: (B, C, H, W) float32 in [0, 1].
@@ -109,13 +129,16 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torc
     b, s = x.shape[0], cfg.strength
     view = (b, 1, 1, 1)
     shift = _uniform(b, -s * cfg.brightness, s * cfg.brightness, g).view(view)
-    factor = _uniform(b, 1 - s * cfg.contrast, 1 + s * cfg.contrast, g).view(view)
+    factor = _uniform(b, 1 - s * cfg.contrast, 1 + s * cfg.contrast, g).clamp(min=MIN_CONTRAST).view(view)
     gamma = torch.exp(_uniform(b, -s * cfg.gamma, s * cfg.gamma, g)).view(view)
     sharpen = _uniform(b, 0.0, s * cfg.max_sharpen, g) * _chance(b, min(1.0, s * cfg.sharpen_p), g)
     sigma = _uniform(b, 0.0, s * cfg.max_blur_sigma, g) * _chance(b, min(1.0, s * cfg.blur_p), g)
     noise_std = _uniform(b, 0.0, s * cfg.noise_std, g).view(view)
     noise = torch.randn(x.shape, generator=g)
+    stretch = _chance(b, min(1.0, s * cfg.autocontrast_p), g)
 
+    if bool(stretch.any()):
+        x = autocontrast(x, stretch)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x - mean) * factor + mean + shift).clamp(0.0, 1.0) ** gamma
     if bool((sharpen > 0).any()):

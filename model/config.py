@@ -36,6 +36,8 @@ class AugmentConfig:
         sharpen_p: probability of an unsharp-mask enhancement.
         max_sharpen: unsharp amount uniform in (0, this].
         noise_std: Gaussian noise standard deviation uniform in [0, this].
+        autocontrast_p: probability of stretching the 1st..99th intensity percentiles to [0, 1] (enhancement;
+            with strong contrast/gamma changes it hides the global brightness of a scan, a sequence cue).
         erase_p: probability of erasing one random rectangle (random erasing, Zhong et al. 2020).
         max_erase_area: largest erased share of the image.
     """
@@ -55,6 +57,7 @@ class AugmentConfig:
     sharpen_p: float = 0.2
     max_sharpen: float = 1.0
     noise_std: float = 0.02
+    autocontrast_p: float = 0.0
     erase_p: float = 0.0
     max_erase_area: float = 0.1
 
@@ -65,7 +68,7 @@ class AugmentConfig:
             raise ValueError(f"min_crop_scale must be in (0, 1], got {self.min_crop_scale}.")
         if self.max_aspect < 1:
             raise ValueError(f"max_aspect must be >= 1, got {self.max_aspect}.")
-        for name in ("hflip_p", "vflip_p", "blur_p", "sharpen_p", "erase_p"):
+        for name in ("hflip_p", "vflip_p", "blur_p", "sharpen_p", "erase_p", "autocontrast_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a probability and must be in [0, 1], got {getattr(self, name)}.")
 

@@ -9,7 +9,7 @@ Usage::
 For every scan of the split (from ``{split}_predictions.csv``; with ``--manifest`` and no saved evaluation,
 from the split manifest) and every method: the map for the predicted class, its deletion/insertion curves
 (:mod:`model.explain.quality`), the pointing game and mask share for scans with a tumour mask (map for the
-tumour class), and on the first ``--sanity-cases`` scans the model-randomisation check
+tumour class), and on ``--sanity-cases`` scans spread over the split the model-randomisation check
 (:mod:`model.explain.sanity`). Results are written by :func:`model.explain.summary.write_explanations`.
 Research and teaching tool, not a diagnosis.
 """
@@ -56,6 +56,7 @@ class Run:
     methods: dict[str, dict]
     masks: MaskIndex | None
     copies: list[tuple[str, torch.nn.Module]]
+    sanity_indices: frozenset[int]
     args: argparse.Namespace
 
     @property
@@ -108,6 +109,8 @@ def prepare(args: argparse.Namespace) -> Run:
     """Validate the inputs and load model, cases, masks and the randomised copies for the sanity check."""
     if unknown := [m for m in args.methods if m not in EXPLAINERS]:
         raise BatchInputError(f"Unknown method(s) {unknown}; choose from {list(EXPLAINERS)}.")
+    if args.steps < 1 or args.sanity_cases < 0 or (args.limit is not None and args.limit < 1):
+        raise BatchInputError("--steps and --limit must be >= 1 and --sanity-cases >= 0.")
     if not args.data.is_dir():
         raise BatchInputError(f"Data folder {args.data} not found; pass the folder holding yes/ and no/.")
     classifier = load_classifier(args.model)
@@ -120,7 +123,15 @@ def prepare(args: argparse.Namespace) -> Run:
         m: {**EXPLAINERS[m].defaults, **({"seed": args.seed} if m in SEEDED else {})} for m in args.methods
     }
     copies = sanity.randomised_models(classifier.model, seed=args.seed) if args.sanity_cases > 0 else []
-    return Run(classifier, cases, methods, masks, copies, args)
+    return Run(classifier, cases, methods, masks, copies, sanity_cases(len(cases), args.sanity_cases), args)
+
+
+def sanity_cases(n_cases: int, n_checked: int) -> frozenset[int]:
+    """Indices of the cases that get the (costly) randomisation check: evenly spread over the sorted split,
+    so both classes (``no/`` paths sort before ``yes/``) are checked."""
+    if n_checked <= 0:
+        return frozenset()
+    return frozenset(np.linspace(0, n_cases - 1, min(n_checked, n_cases)).round().astype(int).tolist())
 
 
 def _load(run: Run, row: pd.Series) -> tuple[torch.Tensor, Geometry, np.ndarray | None]:
@@ -199,7 +210,7 @@ def _explain_method(
         **loc,
         "convergence_delta": heat.extras.get("convergence_delta", np.nan),
     }
-    if case["index"] < run.args.sanity_cases and run.copies:
+    if case["index"] in run.sanity_indices and run.copies:
         row.update(_sanity(run, name, x, heat))
     return row
 

@@ -59,7 +59,10 @@ def token_gradients(
     Raises:
         RuntimeError: the re-run last block does not reproduce the model's logits (see module docstring).
     """
-    with torch.no_grad():
+    with (
+        torch.inference_mode(False),
+        torch.no_grad(),
+    ):  # a normal tensor even inside a caller's inference mode
         out = model(pixel_values=x, output_hidden_states=True)
     hidden_in = out.hidden_states[-2].detach()  # input of the last block, (1, T, D)
     layer = model.vit.layers[-1]

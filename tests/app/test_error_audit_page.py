@@ -41,7 +41,8 @@ def test_gallery_draws_one_map_per_listed_case_and_tabs_count_them(spread_env, a
     assert not at.exception
     expected = _by_hand(spread_env.records, 0.5, (0.35, 0.65))
     titles = ("False positives", "False negatives", "Low confidence")
-    assert [t.label for t in at.tabs] == [f"{t} ({len(v)})" for t, v in zip(titles, expected.values())]
+    wanted = [f"{t} ({len(v)})" for t, v in zip(titles, expected.values(), strict=True)]
+    assert [t.label for t in at.tabs] == wanted
     assert len(at.main.get("image")) == sum(len(v) for v in expected.values())
     assert len([b for b in at.button if b.key.startswith("error_audit.open.")]) == len(at.main.get("image"))
 

@@ -77,7 +77,8 @@ def test_missing_evaluation_folder_shows_guidance(empty_env, app_test):
     assert any("python -m model.evaluate" in i.value for i in at.info)
 
 
-def test_a_corrupt_evaluation_is_named_and_the_others_still_shown(spread_env, app_test, monkeypatch, tmp_path):
+def test_a_corrupt_evaluation_is_named_and_the_others_still_shown(spread_env, app_test, monkeypatch,
+                                                                  tmp_path):
     eval_dir = shutil.copytree(spread_env.eval_dir, tmp_path / "eval")
     path = eval_dir / "validation_results.json"
     results = json.loads(path.read_text())

@@ -13,7 +13,7 @@ from PIL import Image
 from model import artifacts
 from model.explain.registry import EXPLAINERS
 from model.explain.summary import ExplanationArtifactError, map_key, read_explanation_summary
-from model.explain_batch import main
+from model.explain_batch import main, sanity_cases
 from model.labels import LABELS
 from model.loading import load_classifier
 from model.preprocess import preprocess
@@ -119,6 +119,12 @@ def test_batch_writes_a_versioned_summary_the_dashboard_can_read(workspace, tmp_
     assert list(table["method"]) == ["random", *METHODS]
     assert {"pointing_hit_rate", "pointing_low", "pointing_high", "sanity_pass_rate"} <= set(table.columns)
     json.loads((out / "summary.json").read_text())  # strict JSON: NaN written as null
+
+
+def test_sanity_cases_are_spread_over_both_classes():
+    assert sanity_cases(26, 6) == {0, 5, 10, 15, 20, 25}
+    assert sanity_cases(3, 6) == {0, 1, 2}
+    assert sanity_cases(10, 0) == frozenset()
 
 
 def test_tumour_class_maps_are_saved_for_localisation(workspace, tmp_path):

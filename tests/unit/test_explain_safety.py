@@ -87,6 +87,16 @@ def test_safe_explain_catches_a_method_that_leaks_state(kind, monkeypatch):
         safe_explain(leaky.name, model, torch.randn(1, 3, 32, 32), 1)
 
 
+@pytest.mark.parametrize("name", sorted(EXPLAINERS))
+def test_methods_work_inside_the_callers_inference_mode(name, tiny_classifier):
+    x = torch.randn(1, 3, 32, 32)
+    plain = safe_explain(name, tiny_classifier.model, x, 1, **FAST_PARAMS.get(name, {}))
+    with torch.inference_mode():
+        frozen = x.clone()  # an inference tensor, as a caller's preprocessing would make it
+        inside = safe_explain(name, tiny_classifier.model, frozen, 1, **FAST_PARAMS.get(name, {}))
+    np.testing.assert_allclose(inside.values, plain.values, rtol=1e-5, atol=1e-8)
+
+
 def test_transformers_capture_hooks_are_not_counted_as_leaks(tiny_classifier):
     model = tiny_classifier.model
     model(pixel_values=torch.randn(1, 3, 32, 32), output_attentions=True)  # installs transformers' own hooks

@@ -1,0 +1,147 @@
+"""Explanation-quality sections: the batch job's summary as tables and figure inputs, and the trained-vs-
+randomised map comparison.
+
+This module is the dashboard's only reader of the keys of ``summary.json`` (:mod:`model.explain.summary`);
+numbers come from the saved summary, the pass/fail verdicts from its ``sanity.passed`` field. The one thing
+computed here on demand is the fully randomised model's map for a case the user picks (the batch job saves
+only the trained model's maps and the correlations): see ``resources.randomised_map_cached``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import figures, resources
+from dashboard.tables import format_interval
+from model.explain.registry import EXPLAINERS
+from model.explain.summary import RANDOM_REFERENCE, ExplanationSummary
+from model.explain_scan import MapRecord
+from model.loading import Classifier
+from model.preprocess import crop_and_resize
+from model.scan import ScanError
+
+EXPLANATIONS_SUBDIR = "explanations"  # python -m model.explain_batch --out EVAL_DIR/explanations
+
+
+def _interval(block: dict, value_key: str = "mean") -> str:
+    return format_interval(block[value_key], *block["ci95"])
+
+
+def _label(summary: ExplanationSummary, method: str) -> str:
+    return summary.summary["methods"][method].get("label", method)
+
+
+def describe(summary: ExplanationSummary) -> str:
+    """One line: split, number of scans, model, curve and sanity settings."""
+    s, cfg = summary.summary, summary.summary["settings"]
+    return (f"Split '{s['split']}': {s.get('n_cases', '?')} scans; model {s['checkpoint']}; "
+            f"{cfg.get('steps', '?')} steps per deletion/insertion curve; sanity check on "
+            f"{cfg.get('sanity_cases', '?')} scans; 95% intervals bootstrap over duplicate groups.")
+
+
+def summary_frame(summary: ExplanationSummary) -> pd.DataFrame:
+    """One row per method (random reference last): faithfulness, sanity and localisation, with intervals."""
+    rows = {}
+    methods = summary.summary["methods"]
+    for name in sorted(methods, key=lambda m: m == RANDOM_REFERENCE):
+        m = methods[name]
+        sanity, pg, share = m["sanity"], m["pointing_game"], m["mask_share"]
+        verdict = {True: "pass", False: "fail"}.get(sanity.get("passed"), "not checked")
+        rows[m.get("label", name)] = {
+            "deletion AUC ↓": _interval(m["deletion_auc"]),
+            "insertion AUC ↑": _interval(m["insertion_auc"]),
+            "sanity: median ρ ↓": f"{format_interval(sanity['median_spearman'])} ({verdict})",
+            "pointing game ↑": f"{_interval(pg, 'hit_rate')} vs chance {format_interval(pg['chance'])}",
+            "relevance in mask ↑": f"{_interval(share)} vs area {format_interval(share['area_share'])}",
+            "scans": m["n_cases"],
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "method"
+    return frame
+
+
+def curve_inputs(summary: ExplanationSummary) -> dict[str, tuple]:
+    """method label -> (fractions, mean deletion curve, mean insertion curve), for methods with curves."""
+    out = {}
+    for name, m in summary.summary["methods"].items():
+        if "curves" in m:
+            c = m["curves"]
+            out[m.get("label", name)] = (c["fractions"], c["deletion"], c["insertion"])
+    return out
+
+
+def sanity_inputs(summary: ExplanationSummary) -> tuple[list[str], list[float], list[bool], float]:
+    """(labels, median Spearman, verdicts, threshold) of the methods that went through the sanity check."""
+    checked = {n: m for n, m in summary.summary["methods"].items() if m["sanity"].get("passed") is not None}
+    names = [m.get("label", n) for n, m in checked.items()]
+    rho = [m["sanity"]["median_spearman"] for m in checked.values()]
+    verdicts = [bool(m["sanity"]["passed"]) for m in checked.values()]
+    return names, rho, verdicts, summary.summary["settings"]["sanity_threshold"]
+
+
+def pointing_inputs(summary: ExplanationSummary) -> tuple[list[str], list[float], list[float], list[float]]:
+    """(labels, hit rate, low, high) of the methods scored against tumour masks."""
+    scored = {n: m["pointing_game"] for n, m in summary.summary["methods"].items() if m["pointing_game"]["n"]}
+    labels = [_label(summary, n) for n in scored]
+    return (labels, [p["hit_rate"] for p in scored.values()], [p["ci95"][0] for p in scored.values()],
+            [p["ci95"][1] for p in scored.values()])
+
+
+def sanity_cases(summary: ExplanationSummary) -> pd.DataFrame:
+    """The scans that went through the sanity check: path, sha256, target, and ρ per method (columns)."""
+    cases = summary.cases
+    rows = cases[cases["sanity_spearman"].notna()] if "sanity_spearman" in cases else cases.head(0)
+    return rows.pivot_table(index=["path", "sha256", "target"], columns="method", values="sanity_spearman",
+                            aggfunc="first").reset_index()
+
+
+def _scan(data_dir: Path, case: str) -> tuple[str, bytes, object] | str:
+    file = data_dir / case
+    if not file.is_file():
+        return f"`{case}` is not in the data folder `{data_dir}`."
+    data = file.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        return sha, data, resources.load_scan_cached(sha, data)
+    except ScanError as err:
+        return f"`{case}` cannot be read: {err}"
+
+
+def render_pair(summary: ExplanationSummary, classifier: Classifier, data_dir: Path, case: dict,
+                method: str) -> None:
+    """The trained model's saved map beside the fully randomised model's map (computed now), same scale."""
+    loaded = _scan(data_dir, case["path"])
+    if isinstance(loaded, str):
+        st.warning(loaded)
+        return
+    sha, data, scan = loaded
+    target = int(case["target"])
+    saved = summary.map_for(method, target, case["sha256"])
+    _, geometry = crop_and_resize(scan.image, classifier.preprocess)
+    left, right = st.columns(2)
+    if saved is None:
+        left.caption(f"No saved map of {_label(summary, method)} for this scan.")
+    else:
+        real = MapRecord(np.asarray(saved, np.float32), "patch", method, target, tuple(geometry.input_size))
+        with resources.LOCK:
+            left.pyplot(figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"))
+    with st.spinner(f"Explaining with the randomised model ({_label(summary, method)})…"):
+        random = resources.randomised_map_cached(classifier.source, classifier.fingerprint, sha, data, method,
+                                                 target)
+    with resources.LOCK:
+        right.pyplot(figures.build_map_figure(scan.image, random, geometry, "randomised model"))
+    rho = case.get(method)
+    st.caption(f"{_label(summary, method)}: rank correlation between the two maps in the batch job "
+               f"ρ = {format_interval(rho)} (pass below {summary.summary['settings']['sanity_threshold']}).")
+
+
+def compare_labels(summary: ExplanationSummary, cases: pd.DataFrame) -> dict[str, str]:
+    """Registry key -> label of the methods with a sanity result, fast ones first (first = default)."""
+    names = [c for c in cases.columns if c in summary.summary["methods"] and c != RANDOM_REFERENCE]
+    names.sort(key=lambda n: EXPLAINERS[n].speed != "fast" if n in EXPLAINERS else True)
+    return {n: _label(summary, n) for n in names}

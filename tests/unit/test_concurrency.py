@@ -1,0 +1,104 @@
+"""Eight sessions at once: the dashboard's cached explainers (``dashboard.resources`` + its lock) on one shared model.
+
+Each of 8 threads explains a different phantom scan through exactly the functions the Explain page calls
+(``first_look_cached`` then ``explain_cached`` per method). Every map must equal, bit for bit, the map that a
+plain serial call of the registry's ``explain`` gives on a separately loaded copy of the model; afterwards the
+shared model carries no hooks, no gradients and is still in eval mode. The caches must be bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from dashboard import resources
+from model import inference
+from model.explain.registry import EXPLAINERS
+from model.explain.state import foreign_hooks
+from model.loading import load_classifier
+from model.preprocess import preprocess
+from model.synthetic import phantom_image
+
+SESSIONS = 8
+# The three fast methods plus one Captum method with seeded noise (SmoothGrad): noise drawn from a shared
+# global RNG would differ between serial and concurrent runs, so it is the method most likely to expose sharing.
+METHODS = ("gradient_rollout", "gradcam", "smoothgrad")
+TEMPERATURE = 1.0
+
+
+def _scan(i: int) -> tuple[str, bytes]:
+    buf = io.BytesIO()
+    phantom_image(100 + i, (80 + 6 * i, 96 + 4 * i), tumour=i % 2 == 0).save(buf, format="PNG")
+    data = buf.getvalue()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+@pytest.fixture
+def clean_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _serial_reference(model_dir, scans) -> list[dict[str, np.ndarray]]:
+    """Plain library calls, one after another, on a model loaded independently of the dashboard cache."""
+    classifier = load_classifier(model_dir)
+    out = []
+    for i, (_, data) in enumerate(scans):
+        image = phantom_image(100 + i, (80 + 6 * i, 96 + 4 * i), tumour=i % 2 == 0)
+        look = inference.first_look(classifier, image, TEMPERATURE)
+        maps = {"p_positive": np.float64(look.prediction.p_positive), "rollout": look.rollout.values}
+        pixel_values, _ = preprocess(image, classifier.preprocess)
+        for method in METHODS:
+            maps[method] = EXPLAINERS[method].explain(classifier.model, pixel_values[None], i % 2).values
+        out.append(maps)
+    return out
+
+
+def _session(source: str, fingerprint: str, i: int, sha: str, data: bytes) -> dict[str, np.ndarray]:
+    """What one Explain-page session computes, through the same cached functions."""
+    look = resources.first_look_cached(source, fingerprint, sha, data, TEMPERATURE)
+    maps = {"p_positive": np.float64(look.prediction.p_positive), "rollout": look.rollout.values}
+    for method in METHODS:
+        maps[method] = resources.explain_cached(source, fingerprint, sha, data, method, i % 2, ()).values
+    return maps
+
+
+@pytest.mark.slow
+def test_eight_concurrent_sessions_get_exactly_the_serial_maps(tiny_model_dir, clean_caches):
+    scans = [_scan(i) for i in range(SESSIONS)]
+    assert len({sha for sha, _ in scans}) == SESSIONS
+    expected = _serial_reference(tiny_model_dir, scans)
+    source = str(tiny_model_dir)
+    shared = resources.load_classifier_cached(source)
+    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
+        futures = [pool.submit(_session, source, shared.fingerprint, i, sha, data)
+                   for i, (sha, data) in enumerate(scans)]
+        got = [f.result() for f in futures]
+    for i, (want, have) in enumerate(zip(expected, got, strict=True)):
+        for key in want:
+            assert np.array_equal(want[key], have[key]), f"session {i}: {key} differs from the serial run"
+    # Different scans really gave different maps (the comparison above is not trivially true).
+    assert not np.array_equal(got[0]["smoothgrad"], got[1]["smoothgrad"])
+    assert resources.load_classifier_cached(source) is shared  # one model for every session
+    assert foreign_hooks(shared.model) == []
+    assert not any(m.training for m in shared.model.modules())
+    assert all(p.grad is None for p in shared.model.parameters())
+
+
+def _cached_functions() -> dict[str, object]:
+    return {name: obj for name, obj in vars(resources).items() if hasattr(obj, "_info") and hasattr(obj, "clear")}
+
+
+def test_every_dashboard_cache_is_bounded():
+    cached = _cached_functions()
+    assert {"load_classifier_cached", "first_look_cached", "explain_cached"} <= set(cached)
+    unbounded = [name for name, fn in cached.items() if fn._info.max_entries is None and fn._info.ttl is None]
+    assert not unbounded, f"st.cache_* without max_entries or ttl (memory grows without limit): {unbounded}"
