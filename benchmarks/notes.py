@@ -8,6 +8,8 @@ from benchmarks.hardware import FP32_FLOP_PER_CYCLE
 from benchmarks.report import ModelResult, Row
 
 COMMAND = "python -m benchmarks.run"
+# Load above the core count by more than the benchmark's own extra processes means other work was running.
+BUSY_LOAD_MARGIN = 0.5
 # Why a target is missed: (row id, check) -> reason, appended to the row's note only when that check fails.
 MISS_NOTES = {
     ("panel.first_answer", "× forward"): "first_look_cached also runs the 5 test-time-augmentation views "
@@ -49,6 +51,17 @@ def annotate(result: ModelResult) -> None:
                 row.note = f"{row.note}; {check.what} missed because {why}".lstrip("; ")
 
 
+def _load_text(header: dict, cores: int) -> str:
+    loads = [v for v in header.get("load_average", {}).values() if v is not None]
+    if not loads:
+        return ""
+    text = f" Load average {' -> '.join(f'{v:.1f}' for v in loads)} (start -> end)."
+    if max(loads) > cores + BUSY_LOAD_MARGIN:
+        text += (" **The machine was busy during this run: other processes competed for the cores, so times "
+                 "are inflated and ratios noisy. Rerun on a quiet machine before judging targets.**")
+    return text
+
+
 def _targets(results: list[ModelResult]) -> list[str]:
     lines = ["## Targets", ""]
     for m in results:
@@ -75,7 +88,7 @@ def preamble(header: dict, results: list[ModelResult]) -> list[str]:
         f"{header['created']} in {header['duration_s'] / 60:.1f} min. Rerun it to refresh this file and "
         "`results.json`; absolute times vary between machines, the ratios are what the targets judge.", "",
         f"**Machine.** {mach['cpu']}, {mach['cores']} logical CPUs, {mach['threads']} torch threads, "
-        f"torch {mach['torch']}, Python {mach['python']}.", "",
+        f"torch {mach['torch']}, Python {mach['python']}.{_load_text(header, mach['cores'])}", "",
         f"**FLOP bound.** Peak = {mach['threads']} thread(s) on separate cores x {FP32_FLOP_PER_CYCLE} FP32 "
         f"FLOP/cycle (one AVX-512 FMA per cycle) x {mach['clock_ghz']:.2f} GHz (clock from "
         f"{mach['clock_source']}) = {mach['peak_gflops']:.1f} GFLOP/s.{bound_text} A large fp32 matrix "

@@ -119,9 +119,12 @@ def _verdict(row: Row) -> str:
 
 def model_table(result: ModelResult) -> list[str]:
     """Markdown lines for one model: a heading and one table row per :class:`Row`."""
-    lines = [f"### {result.name}", "", f"Source: `{result.source}`", ""]
+    lines = [f"### {result.name}", "", f"Model: {result.source}."]
     if result.skipped:
-        return lines + [f"Skipped: {result.skipped}", ""]
+        return lines + ["", f"Skipped: {result.skipped}", ""]
+    facts = result.facts
+    lines += [f"Input for the maps and the panel: {facts.get('input')}, explaining class "
+              f"{facts.get('explained_class')}; weights fingerprint `{facts.get('fingerprint')}`.", ""]
     lines += ["| id | what | time | × forward | Spearman vs ref | value | peak RSS | target | note |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in result.rows:

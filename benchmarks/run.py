@@ -29,7 +29,7 @@ from benchmarks.hardware import Machine, describe_machine
 from benchmarks.report import ModelResult, Row, write_results
 from benchmarks.settings import Settings
 from benchmarks.subjects import REPO_ROOT, Subject, bundled_subject, make_random_subject, scan_paths
-from benchmarks.timing import set_threads
+from benchmarks.timing import load_average, set_threads
 from model.preprocess import preprocess
 from model.scan import load_scan
 
@@ -93,9 +93,9 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
             ok = _section(name, rows, fn, bar) and ok
             if name == "forward" and not ok:
                 break  # every other figure is a ratio to the forward pass
-    facts = {"input": scan.name if "real" in where else where, "eval_images": where,
+    facts = {"input": f"{scan.parent.name}/{scan.name}" if "real" in where else where, "eval_images": where,
              "explained_class": state.get("target"), "fingerprint": classifier.fingerprint}
-    result = ModelResult(subject.name, str(subject.model_dir), rows, facts=facts)
+    result = ModelResult(subject.name, subject.origin, rows, facts=facts)
     notes.annotate(result)
     return result, ok
 
@@ -130,6 +130,7 @@ def run(quick: bool = False, tiny: bool = False, out: str | Path = DEFAULT_OUT,
     threads_before = torch.get_num_threads()
     set_threads(s.threads)
     try:
+        load_before = load_average()
         machine = describe_machine(s.threads, quick or tiny)
         started = datetime.now(UTC)
         results, ok = [], True
@@ -143,7 +144,8 @@ def run(quick: bool = False, tiny: bool = False, out: str | Path = DEFAULT_OUT,
                 ok = ok and good
         header = {"created": started.isoformat(timespec="seconds"), "machine": machine.to_dict(),
                   "settings": {**vars(s), "description": s.describe()},
-                  "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1)}
+                  "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
+                  "load_average": {"start": load_before, "end": load_average()}}
         return write_results(out, header, results, notes.preamble(header, results)), ok
     finally:
         torch.set_num_threads(threads_before)

@@ -38,11 +38,13 @@ class Subject:
         name: table heading, e.g. ``"ViT-Base-sized (random init)"``.
         model_dir: its ``save_pretrained`` folder (what the dashboard and the pipeline load).
         classifier: the same folder loaded through :func:`model.loading.load_classifier`.
+        origin: where the model comes from, for the table.
     """
 
     name: str
     model_dir: Path
     classifier: Classifier
+    origin: str
 
 
 def make_random_subject(work_dir: Path, tiny: bool) -> Subject:
@@ -50,19 +52,22 @@ def make_random_subject(work_dir: Path, tiny: bool) -> Subject:
     torch.manual_seed(SEED)
     if tiny:
         model = build_classifier("tiny", **TINY_OVERRIDES)
-        name, size = "tiny test ViT (random init)", TINY_OVERRIDES["image_size"]
+        name, size, call = "tiny test ViT (random init)", TINY_OVERRIDES["image_size"], "tiny test overrides"
     else:
         model = build_classifier("base")
-        name, size = "ViT-Base-sized (random init)", 224
+        name, size, call = "ViT-Base-sized (random init)", 224, "build_classifier('base')"
     out = save_classifier(model, PreprocessConfig(image_size=size), work_dir / "model", {"arch": name})
-    return Subject(name, out, load_classifier(out))
+    origin = (f"{call}, seed {SEED}, {size} px; written with save_classifier to a temporary folder and read "
+              "back with load_classifier")
+    return Subject(name, out, load_classifier(out), origin)
 
 
 def bundled_subject(model_dir: Path = BUNDLED_MODEL) -> Subject | None:
     """The bundled trained model, or None when ``artifacts/model`` has not been produced yet."""
     if not (model_dir / "config.json").exists():
         return None
-    return Subject("bundled model (artifacts/model)", model_dir, load_classifier(model_dir))
+    shown = model_dir.relative_to(REPO_ROOT) if model_dir.is_relative_to(REPO_ROOT) else model_dir
+    return Subject("bundled model (artifacts/model)", model_dir, load_classifier(model_dir), f"`{shown}`")
 
 
 def data_root() -> Path | None:

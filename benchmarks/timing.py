@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}.")
+    gc.collect()  # once: a collection costs seconds with torch + transformers + streamlit loaded
     can_reset = reset_peak_rss()
     first_s, value = _timed(fn)
     if slow_s is not None and first_s >= slow_s:
@@ -81,10 +83,16 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
 
 
 def _timed(fn: Callable[[], object]) -> tuple[float, object]:
-    gc.collect()
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+    """Seconds and result of one call, with the cyclic garbage collector paused during it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        value = fn()
+        return time.perf_counter() - start, value
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def reset_peak_rss() -> bool:
@@ -106,3 +114,11 @@ def peak_rss_mib() -> float | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return None
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), or None where the OS does not report it."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None

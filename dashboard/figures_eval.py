@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike, NDArray
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
@@ -208,6 +209,7 @@ def build_reliability_figure(
     top.set_aspect("auto")
     bottom.set_xlabel("Predicted probability of tumour")
     bottom.set_ylabel("Cases")
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.grid(alpha=0.3)
     return fig
 
@@ -247,7 +249,7 @@ def build_deletion_insertion_figure(curves: Mapping[str, tuple[ArrayLike, ArrayL
     """Deletion (left) and insertion (right) curves, one line per explanation method.
 
     Args:
-        curves: method -> (fraction of pixels removed/added in [0, 1], (S,) target-class probability
+        curves: method -> (fraction of patches removed/added in [0, 1], (S,) target-class probability
             during deletion, (S,) during insertion), averaged over cases.
 
     Returns:
@@ -262,7 +264,7 @@ def build_deletion_insertion_figure(curves: Mapping[str, tuple[ArrayLike, ArrayL
         right.plot(np.asarray(fractions, float), np.asarray(insertion, float), color=colour, label=method)
     sides = ((left, "Deletion", "lower area is better"), (right, "Insertion", "higher is better"))
     for ax, what, better in sides:
-        ax.set_xlabel("Share of pixels, most important first")
+        ax.set_xlabel("Share of patches, most relevant first")
         ax.set_title(f"{what} ({better})", fontsize=11)
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.02, 1.02)
@@ -292,8 +294,8 @@ def build_sanity_figure(
     rows = np.arange(len(methods))[::-1]
     colours = [PASS_COLOUR if ok else FAIL_COLOUR for ok in passed]
     ax.barh(rows, values, color=colours)
-    for row, value, ok in zip(rows, values, passed, strict=True):
-        ax.text(value, row, f" {value:.2f} {'pass' if ok else 'fail'}", va="center", fontsize=9)
+    for row, value, ok in zip(rows, values, passed, strict=True):  # text right of the bar (of 0 if negative)
+        ax.text(max(value, 0.0), row, f" {value:.2f} {'pass' if ok else 'fail'}", va="center", fontsize=9)
     if threshold is not None:
         ax.axvline(threshold, linestyle="--", color="grey", linewidth=1, label=f"pass below {threshold:.2f}")
         ax.legend(fontsize=9, loc="lower right")

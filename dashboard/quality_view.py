@@ -26,6 +26,7 @@ from model.preprocess import crop_and_resize
 from model.scan import ScanError
 
 EXPLANATIONS_SUBDIR = "explanations"  # python -m model.explain_batch --out EVAL_DIR/explanations
+PAIR_WIDTH_PX = 360  # each map of the trained/randomised pair; full-width maps dwarf the page
 
 
 def _interval(block: dict, value_key: str = "mean") -> str:
@@ -129,12 +130,14 @@ def render_pair(summary: ExplanationSummary, classifier: Classifier, data_dir: P
     else:
         real = MapRecord(np.asarray(saved, np.float32), "patch", method, target, tuple(geometry.input_size))
         with resources.LOCK:
-            left.pyplot(figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"))
+            left.pyplot(figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"),
+                        width=PAIR_WIDTH_PX)
     with st.spinner(f"Explaining with the randomised model ({_label(summary, method)})…"):
         random = resources.randomised_map_cached(classifier.source, classifier.fingerprint, sha, data, method,
                                                  target)
     with resources.LOCK:
-        right.pyplot(figures.build_map_figure(scan.image, random, geometry, "randomised model"))
+        right.pyplot(figures.build_map_figure(scan.image, random, geometry, "randomised model"),
+                     width=PAIR_WIDTH_PX)
     rho = case.get(method)
     st.caption(f"{_label(summary, method)}: rank correlation between the two maps in the batch job "
                f"ρ = {format_interval(rho)} (pass below {summary.summary['settings']['sanity_threshold']}).")

@@ -30,6 +30,9 @@ FILE_INPUT = f'{MAIN} [data-testid="stFileUploader"] input[type="file"]'
 FOOTER_TEXT = "Its maps show what the model used"  # layout.FOOTER_NOTE: drawn after the page, so the run ended
 MAX_UPLOAD_MB = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
 CONCURRENT_SESSIONS = 6
+# One of each kind of failure (the whole corpus goes through the page in tests/app/test_upload_corpus.py).
+BROWSER_BAD_CASES = ("empty_file", "text_renamed_jpg", "truncated_jpeg", "bomb_png_100000",
+                     "dicom_without_pixel_data", "dicom_jpegls_no_decoder")
 
 
 def _png(seed: int, size: tuple[int, int]) -> bytes:
@@ -106,8 +109,9 @@ def test_upload_on_explain_page_shows_prediction_and_maps(page, tiny_server, scr
 def test_bad_uploads_get_a_message_and_the_next_upload_still_works(page, tiny_server):
     url, _ = tiny_server
     _open(page, url, "explain")
-    bad = [c for c in bad_input_corpus() if not c.valid and c.filename.rsplit(".", 1)[-1] in UPLOAD_TYPES]
-    for case in bad[:4]:
+    bad = [c for c in bad_input_corpus() if c.name in BROWSER_BAD_CASES]
+    assert len(bad) == len(BROWSER_BAD_CASES) and all(c.filename.rsplit(".", 1)[-1] in UPLOAD_TYPES for c in bad)
+    for case in bad:
         _upload(page, case.filename, case.data)
         error = page.locator(f'{MAIN} [data-testid="stAlertContentError"]').filter(has_text=case.filename)
         error.first.wait_for(timeout=PAGE_TIMEOUT_MS)
