@@ -23,6 +23,8 @@ MISS_NOTES = {
 
 
 def _fmt_time(t: float) -> str:
+    if t < 1e-3:
+        return f"{t * 1e6:.0f} µs"
     return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 

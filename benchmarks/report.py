@@ -107,6 +107,8 @@ def _num(x: float | None, fmt: str) -> str:
 def _time(t: float | None) -> str:
     if t is None or math.isnan(t):
         return "—"
+    if t < 1e-3:
+        return f"{t * 1e6:.0f} µs"
     return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 

@@ -41,6 +41,7 @@ from model.scan import ScanError, load_scan
 
 SEEDED = ("gradient_shap", "smoothgrad")  # methods whose params take the run's seed
 DEFAULT_SANITY_CASES = 6
+LOCALISATION_COLUMNS = ("pointing_hit", "mask_share", "area_share", "chance_hit")
 
 
 class BatchInputError(ValueError):
@@ -152,39 +153,22 @@ def _localise(
     """Localisation scores of the tumour-class map (made here when the prediction was another class)."""
     t = run.tumour_index
     if mask is None or t is None:
-        return {
-            "pointing_hit": np.nan,
-            "mask_share": np.nan,
-            "area_share": np.nan,
-            "chance_hit": np.nan,
-        }, None
+        return dict.fromkeys(LOCALISATION_COLUMNS, np.nan), None
     extra = None
     if heat.target != t:
         heat = extra = safe_explain(name, run.classifier.model, x, t, **run.methods[name])
     loc = quality.localisation(heat, geom, mask)
-    scores = {
-        "pointing_hit": float(loc.hit),
-        "mask_share": loc.mask_share,
-        "area_share": loc.area_share,
-        "chance_hit": loc.chance,
-    }
-    return scores, extra
+    values = (float(loc.hit), loc.mask_share, loc.area_share, loc.chance)
+    return dict(zip(LOCALISATION_COLUMNS, values, strict=True)), extra
 
 
 def _sanity(run: Run, name: str, x: torch.Tensor, heat: Heatmap) -> dict:
+    model, params = run.classifier.model, run.methods[name]
     check = sanity.parameter_randomisation(
-        EXPLAINERS[name].explain,
-        run.classifier.model,
-        x,
-        heat.target,
-        run.methods[name],
-        copies=run.copies,
-        reference=heat,
+        EXPLAINERS[name].explain, model, x, heat.target, params, copies=run.copies, reference=heat
     )
-    return {
-        "sanity_spearman": check.final,
-        **{f"sanity_stage_{i}": c for i, c in enumerate(check.correlations)},
-    }
+    stages = {f"sanity_stage_{i}": c for i, c in enumerate(check.correlations)}
+    return {"sanity_spearman": check.final, **stages}
 
 
 def _explain_method(
@@ -230,56 +214,34 @@ def explain_case(run: Run, index: int, row: pd.Series, store: dict) -> list[dict
     ref = quality.deletion_insertion(run.classifier.model, x, random_map, target, n_steps=run.args.steps)
     store["curves"].setdefault(summary.RANDOM_REFERENCE, []).append((ref.deletion, ref.insertion))
     store["fractions"] = ref.fractions
-    rows = [
-        {
-            **case,
-            "method": summary.RANDOM_REFERENCE,
-            "seconds": 0.0,
-            "deletion_auc": ref.deletion_auc,
-            "insertion_auc": ref.insertion_auc,
-        }
-    ]
+    rows = [{**case, "method": summary.RANDOM_REFERENCE, "seconds": 0.0, "deletion_auc": ref.deletion_auc,
+             "insertion_auc": ref.insertion_auc}]
     return rows + [_explain_method(run, name, case, x, geom, mask, store) for name in run.methods]
+
+
+def _settings(run: Run) -> dict:
+    bootstrap = {"unit": "duplicate group", "level": CI_LEVEL, "resamples": N_BOOTSTRAP, "seed": BOOTSTRAP_SEED}
+    return {"steps": run.args.steps, "deletion_baseline": quality.DELETION_BASELINE,
+            "insertion_baseline": quality.INSERTION_BASELINE, "seed": run.args.seed,
+            "sanity_cases": run.args.sanity_cases, "sanity_stages": [label for label, _ in run.copies],
+            "sanity_threshold": sanity.SANITY_MAX_SPEARMAN,
+            "pointing_tolerance_fraction": quality.POINTING_TOLERANCE_FRACTION, "bootstrap": bootstrap}
 
 
 def build_summary(run: Run, cases: pd.DataFrame, curves: dict, fractions: np.ndarray) -> dict:
     """The ``summary.json`` dict (see :mod:`model.explain.summary`)."""
-    for col in ("pointing_hit", "mask_share", "area_share", "chance_hit", "sanity_spearman"):
+    for col in (*LOCALISATION_COLUMNS, "sanity_spearman"):
         cases[col] = cases[col] if col in cases else np.nan
-    stages = [label for label, _ in run.copies]
-    settings = {
-        "steps": run.args.steps,
-        "deletion_baseline": quality.DELETION_BASELINE,
-        "insertion_baseline": quality.INSERTION_BASELINE,
-        "seed": run.args.seed,
-        "sanity_cases": run.args.sanity_cases,
-        "sanity_stages": stages,
-        "sanity_threshold": sanity.SANITY_MAX_SPEARMAN,
-        "pointing_tolerance_fraction": quality.POINTING_TOLERANCE_FRACTION,
-        "bootstrap": {
-            "unit": "duplicate group",
-            "level": CI_LEVEL,
-            "resamples": N_BOOTSTRAP,
-            "seed": BOOTSTRAP_SEED,
-        },
-    }
+    settings = _settings(run)
     methods = {}
     for name in [summary.RANDOM_REFERENCE, *run.methods]:
         rows = cases[cases["method"] == name]
         entry = summary.method_summary(rows, np.asarray(curves.get(name, [])), fractions, settings)
         label = "Random ranking (reference)" if name == summary.RANDOM_REFERENCE else EXPLAINERS[name].label
         methods[name] = {"label": label, "params": run.methods.get(name, {}), **entry}
-    return {
-        "schema_version": summary.SCHEMA_VERSION,
-        "checkpoint": run.classifier.fingerprint,
-        "split": run.args.split,
-        "n_cases": int(cases["path"].nunique()),
-        "labels": list(run.classifier.labels),
-        "settings": settings,
-        "versions": _versions(),
-        "note": summary.NOTE,
-        "methods": methods,
-    }
+    return {"schema_version": summary.SCHEMA_VERSION, "checkpoint": run.classifier.fingerprint,
+            "split": run.args.split, "n_cases": int(cases["path"].nunique()), "labels": list(run.classifier.labels),
+            "settings": settings, "versions": _versions(), "note": summary.NOTE, "methods": methods}
 
 
 def _versions() -> dict[str, str]:

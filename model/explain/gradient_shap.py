@@ -75,7 +75,8 @@ def explain(
         model, chosen + alpha * (noisy - chosen), target, int(used["internal_batch_size"]), absolute=False
     )
     attr = (grads * (noisy - chosen)).mean(dim=0)  # (3, S, S)
-    expected_change = float(target_logits(model, x, target)[0] - target_logits(model, chosen, target).mean())
+    base_logits = target_logits(model, torch.cat([x, bases]), target)  # (1 + K,): one pass, not n
+    expected_change = float(base_logits[0] - base_logits[1:][pick].mean())
     raw = attr.sum(dim=0).to(torch.float64).numpy()
     extras = {"expected_delta": float(raw.sum()) - expected_change}
     return heatmap_from_raw(

@@ -15,7 +15,8 @@ from dashboard.widgets import UPLOAD_TYPES
 from tests.bad_inputs import bad_input_corpus
 
 PAGE = "../pages/explain.py"
-FAST_METHODS = ["attention_rollout", "gradcam"]  # two fast maps keep 30 uploads quick; methods are tested elsewhere
+# Two fast maps keep 30 uploads quick; every method is exercised in test_explain_page.py.
+FAST_METHODS = ["attention_rollout", "gradcam"]
 
 
 def _upload(at, name: str, data: bytes):

@@ -28,11 +28,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import app_artifacts  # noqa: F401 - the session fixture the server is pointed at
+# tests/app/conftest.py's session fixture (tiny ViT + synthetic evaluations), imported so pytest offers it.
+# ruff: noqa: F811
+from tests.app.conftest import app_artifacts  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage"]
 SERVER_START_TIMEOUT_S = 90  # a cold start imports torch + transformers on a shared 2-core machine
 SERVER_STOP_TIMEOUT_S = 15
 PAGES = ("overview", "explain", "performance", "error-audit", "quality", "learn")
@@ -82,7 +85,8 @@ def start_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """Run the dashboard with ``env`` on a free port; yield ``http://localhost:<port>``; always stop it."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+           "--server.port", str(port), "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
@@ -96,7 +100,7 @@ def start_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_server(app_artifacts, tmp_path_factory) -> Iterator[tuple[str, Path]]:  # noqa: F811
+def tiny_server(app_artifacts, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """(base URL, server log path) of a dashboard on the tiny-ViT tmp artifacts."""
     log_path = tmp_path_factory.mktemp("streamlit_log") / "server.log"
     env = {"MRI_EXPLAIN_MODEL": str(app_artifacts.model_dir), "MRI_EXPLAIN_EVAL": str(app_artifacts.eval_dir),

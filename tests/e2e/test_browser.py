@@ -1,8 +1,8 @@
-"""Real-browser tests: ``streamlit run`` + headless Chromium (Playwright) through every page and the upload path.
+"""Real-browser tests: ``streamlit run`` + headless Chromium (Playwright) on every page and the upload path.
 
 The server runs on the tiny-ViT tmp artifacts (``tiny_server``) so each page answers in seconds; one test also
-runs against the bundled ``artifacts/model`` when it is present. Screenshots go to ``$MRI_EXPLAIN_SCREENSHOTS``
-or a tmp folder.
+runs against the bundled ``artifacts/model`` when it is present. Screenshots go to
+``$MRI_EXPLAIN_SCREENSHOTS`` or a tmp folder.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from dashboard.layout import FOOTER_NOTE
 from dashboard.widgets import UPLOAD_TYPES
 from model.synthetic import phantom_image
 from tests.bad_inputs import PATIENT_STRINGS, bad_input_corpus
@@ -27,8 +28,10 @@ EXCEPTION = '[data-testid="stException"]'
 MAIN = '[data-testid="stMain"]'
 RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'
 FILE_INPUT = f'{MAIN} [data-testid="stFileUploader"] input[type="file"]'
-FOOTER_TEXT = "Its maps show what the model used"  # layout.FOOTER_NOTE: drawn after the page, so the run ended
-MAX_UPLOAD_MB = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+# The footer's last sentence: app.py draws the footer after the page, so seeing it means the script run ended.
+FOOTER_TEXT = FOOTER_NOTE.rsplit(". ", 1)[-1].rstrip(".")
+MAX_UPLOAD_MB = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())["server"][
+    "maxUploadSize"]
 CONCURRENT_SESSIONS = 6
 # One of each kind of failure (the whole corpus goes through the page in tests/app/test_upload_corpus.py).
 BROWSER_BAD_CASES = ("empty_file", "text_renamed_jpg", "truncated_jpeg", "bomb_png_100000",
@@ -110,7 +113,8 @@ def test_bad_uploads_get_a_message_and_the_next_upload_still_works(page, tiny_se
     url, _ = tiny_server
     _open(page, url, "explain")
     bad = [c for c in bad_input_corpus() if c.name in BROWSER_BAD_CASES]
-    assert len(bad) == len(BROWSER_BAD_CASES) and all(c.filename.rsplit(".", 1)[-1] in UPLOAD_TYPES for c in bad)
+    assert len(bad) == len(BROWSER_BAD_CASES)
+    assert all(c.filename.rsplit(".", 1)[-1] in UPLOAD_TYPES for c in bad)
     for case in bad:
         _upload(page, case.filename, case.data)
         error = page.locator(f'{MAIN} [data-testid="stAlertContentError"]').filter(has_text=case.filename)
@@ -160,7 +164,7 @@ def test_concurrent_sessions_each_get_their_own_result(browser, tiny_server, scr
         pages = [context.new_page() for context in contexts]
         for p in pages:
             _open(p, url, "explain")
-        sizes = [(80 + 8 * i, 120 - 4 * i) for i in range(CONCURRENT_SESSIONS)]  # (H, W): tells sessions apart
+        sizes = [(80 + 8 * i, 120 - 4 * i) for i in range(CONCURRENT_SESSIONS)]  # (H, W) tell sessions apart
         for i, p in enumerate(pages):  # all uploads go out before any result is awaited
             _upload(p, f"session-{i}.png", _png(20 + i, sizes[i]))
         for i, p in enumerate(pages):
@@ -180,7 +184,8 @@ def bundled_server(tmp_path_factory) -> Iterator[str]:
     if not (REPO_ROOT / "artifacts" / "model" / "config.json").exists():
         pytest.skip("no bundled model in artifacts/model (train one with python -m model.train)")
     log_path = tmp_path_factory.mktemp("bundled_log") / "server.log"
-    env = {"MRI_EXPLAIN_MODEL": "", "MRI_EXPLAIN_EVAL": "", "MRI_EXPLAIN_DATA": ""}  # "" = the bundled defaults
+    # An empty value means "not set": the app falls back to the bundled artifacts/model and artifacts/eval.
+    env = {"MRI_EXPLAIN_MODEL": "", "MRI_EXPLAIN_EVAL": "", "MRI_EXPLAIN_DATA": ""}
     with start_server(env, log_path) as url:
         yield url
 

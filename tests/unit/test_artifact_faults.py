@@ -14,13 +14,20 @@ import pytest
 import streamlit as st
 
 from dashboard import resources
-from model.artifacts import CALIBRATION_FILE, ArtifactError, read_calibration, read_evaluation, write_calibration
+from model.artifacts import (
+    CALIBRATION_FILE,
+    ArtifactError,
+    read_calibration,
+    read_evaluation,
+    write_calibration,
+)
 from model.artifacts import write_evaluation as write
 from tests.unit.test_artifacts import FINGERPRINT, FIT, make_eval
 
 FIX = "python -m model.evaluate"
-CUTS = (0.0, 0.1, 0.5, 0.9, -3)  # fractions of the file kept; -3 = all but the last 3 bytes (the closing "}\n"
-# of a JSON file: a lost final newline alone still leaves valid JSON with the same content)
+# Fractions of the file kept; -3 = all but the last 3 bytes (a JSON file's closing "}\n": losing only the
+# final newline still leaves valid JSON with the same content, which is rightly accepted).
+CUTS = (0.0, 0.1, 0.5, 0.9, -3)
 
 
 def _cut(path: Path, keep: float) -> None:

@@ -1,4 +1,4 @@
-"""Eight sessions at once: the dashboard's cached explainers (``dashboard.resources`` + its lock) on one shared model.
+"""Eight sessions at once: the dashboard's cached explainers (``dashboard.resources`` + its lock), one model.
 
 Each of 8 threads explains a different phantom scan through exactly the functions the Explain page calls
 (``first_look_cached`` then ``explain_cached`` per method). Every map must equal, bit for bit, the map that a
@@ -26,7 +26,7 @@ from model.synthetic import phantom_image
 
 SESSIONS = 8
 # The three fast methods plus one Captum method with seeded noise (SmoothGrad): noise drawn from a shared
-# global RNG would differ between serial and concurrent runs, so it is the method most likely to expose sharing.
+# global RNG would differ between serial and concurrent runs: the method most likely to expose sharing.
 METHODS = ("gradient_rollout", "gradcam", "smoothgrad")
 TEMPERATURE = 1.0
 
@@ -51,7 +51,7 @@ def _serial_reference(model_dir, scans) -> list[dict[str, np.ndarray]]:
     """Plain library calls, one after another, on a model loaded independently of the dashboard cache."""
     classifier = load_classifier(model_dir)
     out = []
-    for i, (_, data) in enumerate(scans):
+    for i in range(len(scans)):
         image = phantom_image(100 + i, (80 + 6 * i, 96 + 4 * i), tumour=i % 2 == 0)
         look = inference.first_look(classifier, image, TEMPERATURE)
         maps = {"p_positive": np.float64(look.prediction.p_positive), "rollout": look.rollout.values}
@@ -94,7 +94,8 @@ def test_eight_concurrent_sessions_get_exactly_the_serial_maps(tiny_model_dir, c
 
 
 def _cached_functions() -> dict[str, object]:
-    return {name: obj for name, obj in vars(resources).items() if hasattr(obj, "_info") and hasattr(obj, "clear")}
+    return {name: obj for name, obj in vars(resources).items()
+            if hasattr(obj, "_info") and hasattr(obj, "clear")}
 
 
 def test_every_dashboard_cache_is_bounded():

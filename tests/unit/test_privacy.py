@@ -1,11 +1,11 @@
-"""Privacy promises: uploads stay in memory, DICOM patient tags never surface, the server is private by default.
+"""Privacy: uploads stay in memory, DICOM patient tags never surface, the server is private by default.
 
 - An upload through the Explain page (AppTest) opens no file for writing, creates or renames nothing: a
   process-wide audit hook (PEP 578) records every such event while the upload run executes.
-- A DICOM carrying a patient name, ID and birth date: none of ``PATIENT_STRINGS`` appears in the page's element
-  tree, in log records or stdout/stderr, in the case report handed to the download buttons, or in the PNG/PDF
-  report bytes (PDF streams decompressed first).
-- ``.streamlit/config.toml``: no usage statistics, XSRF protection on, bound to localhost, uploads size-limited.
+- A DICOM carrying a patient name, ID and birth date: none of ``PATIENT_STRINGS`` appears in the page's
+  element tree, in log records or stdout/stderr, in the case report handed to the download buttons, or in the
+  PNG/PDF report bytes (PDF streams decompressed first).
+- ``.streamlit/config.toml``: no usage statistics, XSRF protection on, bound to localhost, uploads limited.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ import pytest
 from matplotlib.text import Text
 
 from model import report as report_module
-from tests.app.conftest import app_artifacts, app_env, app_test, phantom_png  # noqa: F401 - shared fixtures
+
+# The Explain-page fixtures of tests/app/conftest.py, imported so pytest offers them here (hence F401/F811).
+# ruff: noqa: F811
+from tests.app.conftest import app_artifacts, app_env, app_test, phantom_png  # noqa: F401
 from tests.bad_inputs import PATIENT_STRINGS, bad_input_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +145,8 @@ def test_dicom_patient_tags_never_reach_page_logs_or_report(app_env, app_test, m
 
     reports = []
     real_downloads = explain_view.downloads
-    monkeypatch.setattr(explain_view, "downloads", lambda rep, view: (reports.append(rep), real_downloads(rep, view)))
+    monkeypatch.setattr(explain_view, "downloads",
+                        lambda rep, view: (reports.append(rep), real_downloads(rep, view)))
     at = _upload(app_test(PAGE), "patient.dcm", _patient_dicom())
     assert not at.exception and at.metric and len(reports) == 1
     page = _tree_text(at)
