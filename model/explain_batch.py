@@ -220,7 +220,8 @@ def explain_case(run: Run, index: int, row: pd.Series, store: dict) -> list[dict
 
 
 def _settings(run: Run) -> dict:
-    bootstrap = {"unit": "duplicate group", "level": CI_LEVEL, "resamples": N_BOOTSTRAP, "seed": BOOTSTRAP_SEED}
+    bootstrap = {"unit": "duplicate group", "level": CI_LEVEL, "resamples": N_BOOTSTRAP,
+                 "seed": BOOTSTRAP_SEED}
     return {"steps": run.args.steps, "deletion_baseline": quality.DELETION_BASELINE,
             "insertion_baseline": quality.INSERTION_BASELINE, "seed": run.args.seed,
             "sanity_cases": run.args.sanity_cases, "sanity_stages": [label for label, _ in run.copies],
@@ -240,8 +241,9 @@ def build_summary(run: Run, cases: pd.DataFrame, curves: dict, fractions: np.nda
         label = "Random ranking (reference)" if name == summary.RANDOM_REFERENCE else EXPLAINERS[name].label
         methods[name] = {"label": label, "params": run.methods.get(name, {}), **entry}
     return {"schema_version": summary.SCHEMA_VERSION, "checkpoint": run.classifier.fingerprint,
-            "split": run.args.split, "n_cases": int(cases["path"].nunique()), "labels": list(run.classifier.labels),
-            "settings": settings, "versions": _versions(), "note": summary.NOTE, "methods": methods}
+            "split": run.args.split, "n_cases": int(cases["path"].nunique()),
+            "labels": list(run.classifier.labels), "settings": settings, "versions": _versions(),
+            "note": summary.NOTE, "methods": methods}
 
 
 def _versions() -> dict[str, str]:
