@@ -51,10 +51,10 @@ def run_eval(classifier: Classifier, model_dir: Path, paths: list[Path], where: 
                  lambda: predict_paths(int8_classifier, paths[:2], bs, progress=False),
                  lambda: pipeline_loop(pipe, paths[:2])):
         warm()
-    # One pass over all images each (slow_s=0: the first call is the measurement; warm-up was done above).
-    fp32 = measure(lambda: predict_paths(classifier, paths, bs, progress=False), 1, 1, slow_s=0)
-    int8 = measure(lambda: predict_paths(int8_classifier, paths, bs, progress=False), 1, 1, slow_s=0)
-    loop = measure(lambda: pipeline_loop(pipe, paths), 1, 1, slow_s=0)
+    # One timed pass over all images each (warmup=0: the warm-up on two images was done above).
+    fp32 = measure(lambda: predict_paths(classifier, paths, bs, progress=False), 1, 0)
+    int8 = measure(lambda: predict_paths(int8_classifier, paths, bs, progress=False), 1, 0)
+    loop = measure(lambda: pipeline_loop(pipe, paths), 1, 0)
     fp32_pred, int8_pred = np.argmax(fp32.value, axis=1), np.argmax(int8.value, axis=1)
     same = float(np.mean(fp32_pred == int8_pred))
     pipe_labels = [classifier.labels[i] for i in fp32_pred]

@@ -56,7 +56,7 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
     Args:
         fn: the work, with no arguments.
         repeats: number of timed calls (>= 1).
-        warmup: number of untimed calls first (allocator, lazy hooks, caches); at least one call is made.
+        warmup: number of untimed calls first (allocator, lazy hooks, caches); 0 times the first call too.
         slow_s: when the first call takes at least this long, it is the only run (its one-time costs are
             small next to the work, and repeating tens of seconds would not fit the time budget).
 
@@ -73,10 +73,10 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
     first_s, value = _timed(fn)
     if slow_s is not None and first_s >= slow_s:
         return Timing(first_s, (first_s,), value, peak_rss_mib() if can_reset else None)
+    runs = [] if warmup > 0 else [first_s]  # without warm-up the first call is a timed run
     for _ in range(warmup - 1):
         fn()
-    runs = []
-    for _ in range(repeats):
+    while len(runs) < repeats:
         run_s, value = _timed(fn)
         runs.append(run_s)
     return Timing(statistics.median(runs), tuple(runs), value, peak_rss_mib() if can_reset else None)

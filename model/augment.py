@@ -194,3 +194,30 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> to
     out = apply_affine(x, random_affine(x.shape[0], cfg, g))
     out = photometric(out, cfg, g)
     return random_erase(out, cfg, g)
+
+
+def mixup(
+    x: torch.Tensor, labels: torch.Tensor, p: float, num_classes: int, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blend a share of the images with a random partner (mixup, Zhang et al. 2018), own weight U(0, 1).
+
+    With a teacher, the mixed images are new inputs it can label ("function matching", Beyer et al. 2022),
+    so a student cannot simply memorise the training scans.
+
+    Args:
+        x: (B, C, H, W) float32 batch (any scale; mixing is linear).
+        labels: (B,) int64 class indices.
+        p: probability that an image is mixed, in [0, 1].
+        num_classes: K.
+        g: random generator.
+
+    Returns:
+        The mixed batch and (B, K) float32 soft targets (rows sum to 1; one-hot for unmixed images).
+    """
+    b = x.shape[0]
+    partner = torch.randperm(b, generator=g)
+    lam = torch.where(_chance(b, p, g), torch.rand(b, generator=g), torch.ones(b))  # (B,) weight of own image
+    one_hot = F.one_hot(labels, num_classes).float()  # (B, K)
+    targets = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[partner]
+    view = (b, 1, 1, 1)
+    return lam.view(view) * x + (1 - lam.view(view)) * x[partner], targets

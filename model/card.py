@@ -1,10 +1,11 @@
 """Write a model folder's README.md: a Hugging Face style model card built from the files beside the weights.
 
-The card reads ``config.json`` (architecture, labels), ``training_config.json`` (recipe, split identity, chosen
-epoch), ``training_log.csv`` (per-epoch table), an optional ``experiments.csv`` (what was tried, with validation
-figures) and, when an evaluation folder is given, ``test_results.json`` / ``validation_results.json`` written by
-``python -m model.evaluate`` (read through :func:`model.artifacts.read_evaluation`, which checks that they belong
-to this model's weights). Test numbers in the card are therefore exactly the evaluation CLI's numbers.
+The card reads ``config.json`` (architecture, labels), ``training_config.json`` (recipe, split identity,
+chosen epoch), ``training_log.csv`` (per-epoch table), optional ``experiments.md`` / ``experiments.csv`` (what
+was tried, with validation figures) and, when an evaluation folder is given, ``test_results.json`` and
+``validation_results.json`` written by ``python -m model.evaluate`` (read through
+:func:`model.artifacts.read_evaluation`, which checks that they belong to this model's weights). Test numbers
+in the card are therefore exactly the evaluation CLI's numbers.
 
 CLI::
 
@@ -27,6 +28,12 @@ from model.loading import RUN_CONFIG_FILE, ModelLoadError, load_classifier
 
 CARD_FILE = "README.md"
 EXPERIMENTS_FILE = "experiments.csv"
+NOTES_FILE = "experiments.md"
+RECIPE_KEYS = ("image_size", "patch_size", "layers", "hidden", "heads", "mlp", "init", "epochs", "lr",
+               "batch_size", "eval_batch_size", "optimizer", "betas", "eps", "weight_decay", "schedule",
+               "warmup_ratio", "label_smoothing", "class_weights", "grad_clip", "dropout",
+               "attention_dropout", "teacher_epochs", "distill_alpha", "distill_temperature", "seed",
+               "select_by")
 LOG_FILE = "training_log.csv"
 # (key in results["metrics"], card name); per-class keys are (label, stat).
 RESULT_ROWS = (
@@ -52,9 +59,10 @@ DISCLAIMER = (
     "support clinical decisions."
 )
 DATA_CAVEATS = """\
-Trained on the public "Brain MRI Images for Brain Tumor Detection" set (Kaggle, N. Chakrabarty, 2019; 155 `yes`
-and 98 `no` images, copied from github.com/MohamedAliHabib/Brain-Tumor-Detection). Its licence is **unknown**;
-the images look collected from the web and some carry third-party marks, so none is redistributed here.
+Trained on the public "Brain MRI Images for Brain Tumor Detection" set (Kaggle, N. Chakrabarty, 2019;
+155 `yes` and 98 `no` images, copied from github.com/MohamedAliHabib/Brain-Tumor-Detection). Its licence is
+**unknown**; the images look collected from the web and some carry third-party marks, so none is
+redistributed here.
 Known problems (see the data folder's `SOURCE.md`):
 
 - **Duplicates:** 22 exact-duplicate groups (47 files) and 37 near-duplicate groups (90 files: re-crops,
@@ -95,40 +103,16 @@ def _metric(block: dict, key: str | tuple[str, str]) -> object:
 
 def front_matter(model_name: str, test: Evaluation | None) -> str:
     """YAML front matter (Hugging Face card metadata); ``model-index`` only when test results exist."""
-    lines = [
-        "---",
-        "license: unknown",
-        "library_name: transformers",
-        "pipeline_tag: image-classification",
-        "tags:",
-        *[
-            f"- {t}"
-            for t in (
-                "vit",
-                "image-classification",
-                "brain-mri",
-                "explainability",
-                "research-only",
-                "not-for-diagnosis",
-            )
-        ],
-        "metrics:",
-        *[f"- {m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")],
-    ]
+    tags = ("vit", "image-classification", "brain-mri", "explainability", "research-only",
+            "not-for-diagnosis")
+    lines = ["---", "license: unknown", "library_name: transformers", "pipeline_tag: image-classification",
+             "tags:", *[f"- {t}" for t in tags],
+             "metrics:", *[f"- {m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")]]
     if test is not None:
-        lines += [
-            "model-index:",
-            f"- name: {model_name}",
-            "  results:",
-            "  - task:",
-            "      type: image-classification",
-            "      name: Image Classification",
-            "    dataset:",
-            "      name: Brain MRI Images for Brain Tumor Detection (group-aware split)",
-            "      type: imagefolder",
-            "      split: test",
-            "    metrics:",
-        ]
+        lines += ["model-index:", f"- name: {model_name}", "  results:", "  - task:",
+                  "      type: image-classification", "      name: Image Classification", "    dataset:",
+                  "      name: Brain MRI Images for Brain Tumor Detection (group-aware split)",
+                  "      type: imagefolder", "      split: test", "    metrics:"]
         for key, hf_type, name in HF_METRICS:
             value = test.results["metrics"][key]
             if not math.isnan(value):
@@ -138,112 +122,71 @@ def front_matter(model_name: str, test: Evaluation | None) -> str:
 
 def describe_model(config: dict, run: dict, fingerprint: str) -> str:
     """The "Model description" section from ``config.json`` and ``training_config.json``."""
-    origin = (
-        f"trained **from scratch** (ViT-{run.get('arch', '?')} family, random initialisation)"
-        if run.get("from_scratch")
-        else f"fine-tuned from `{run.get('base')}` with a new 2-label head"
-    )
+    if run.get("from_scratch"):
+        init = run.get("init", "default")
+        origin = f"trained **from scratch** (ViT-{run.get('arch', '?')} family, {init} initialisation)"
+        if run.get("teacher_epochs"):
+            origin += ", distilled from a small CNN teacher trained on the same training scans"
+    else:
+        origin = f"fine-tuned from `{run.get('base')}` with a new 2-label head"
     side = int(config["image_size"]) // int(config["patch_size"])
-    labels = ", ".join(
-        f"{k}: `{v}`" for k, v in sorted(config["id2label"].items(), key=lambda kv: int(kv[0]))
-    )
-    return "\n".join(
-        [
-            "## Model description",
-            "",
-            f"A Vision Transformer (`ViTForImageClassification`) that sorts a brain MRI slice into *no tumor* or "
-            f"*tumor*, {origin}. Eager attention, so attention maps are available for explanations.",
-            "",
-            "| | |",
-            "|---|---|",
-            f"| Input | {config['image_size']} x {config['image_size']} RGB, brain-cropped (black borders removed), "
-            "mean/std 0.5 |",
-            f"| Patches | {config['patch_size']} px -> {side} x {side} grid + CLS token |",
-            f"| Encoder | {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
-            f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']} |",
-            f"| Parameters | {run.get('n_parameters', 'n/a'):,} ({'float16' if run.get('half') else 'float32'} "
-            "weights) |"
-            if isinstance(run.get("n_parameters"), int)
-            else "| Parameters | n/a |",
-            f"| Labels (id2label) | {labels} |",
-            f"| Weights fingerprint | `{fingerprint}` |",
-        ]
-    )
+    ordered = sorted(config["id2label"].items(), key=lambda kv: int(kv[0]))
+    labels = ", ".join(f"{k}: `{v}`" for k, v in ordered)
+    n_params = run.get("n_parameters")
+    dtype = "float16" if run.get("half") else "float32"
+    return "\n".join([
+        "## Model description", "",
+        "A Vision Transformer (`ViTForImageClassification`) that sorts a brain MRI slice into *no tumor* or "
+        f"*tumor*, {origin}. Eager attention, so attention maps are available for explanations.", "",
+        "| | |", "|---|---|",
+        f"| Input | {config['image_size']} x {config['image_size']} RGB, brain-cropped, mean/std 0.5 |",
+        f"| Patches | {config['patch_size']} px -> {side} x {side} grid + CLS token |",
+        f"| Encoder | {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
+        f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']} |",
+        f"| Parameters | {n_params:,} ({dtype}) |" if isinstance(n_params, int) else "| Parameters | |",
+        f"| Labels (id2label) | {labels} |", f"| Weights fingerprint | `{fingerprint}` |"])
+
+
+def _setting(value: object) -> str:
+    return _fmt(value, 6) if isinstance(value, float) else str(value)
 
 
 def describe_recipe(run: dict, log: pd.DataFrame | None) -> str:
     """The "Split" and "Training recipe" sections from ``training_config.json`` and the epoch log."""
-    aug = run.get("augment", {})
-    keys = (
-        "epochs",
-        "lr",
-        "batch_size",
-        "eval_batch_size",
-        "optimizer",
-        "betas",
-        "eps",
-        "weight_decay",
-        "schedule",
-        "warmup_ratio",
-        "label_smoothing",
-        "class_weights",
-        "grad_clip",
-        "dropout",
-        "attention_dropout",
-        "seed",
-        "select_by",
-    )
-    rows = [
-        f"| {k} | {_fmt(run[k], 6) if isinstance(run.get(k), float) else run.get(k)} |"
-        for k in keys
-        if k in run
-    ]
-    best = run.get("best_validation", {})
+    rows = [f"| {k} | {_setting(run[k])} |" for k in RECIPE_KEYS if k in run]
+    best, teacher = run.get("best_validation") or {}, run.get("teacher_validation")
+    minutes = _fmt(float(run.get("train_seconds", float("nan"))) / 60, 1)
     lines = [
-        "## Split",
-        "",
-        f"Group-aware split from the manifest (sha256 `{str(run.get('manifest_sha256', '?'))[:12]}`): exact and "
-        "near duplicates form groups, and each group goes wholly to train, validation or test, stratified "
-        f"by class (about 80/10/10). Training used {run.get('n_train', '?')} `train` scans; the epoch kept was "
-        f"chosen on {run.get('n_validation', '?')} `validation` scans; `test` scans were never read in training.",
-        "",
-        "## Training recipe",
-        "",
-        "| setting | value |",
-        "|---|---|",
-        *rows,
-        "",
-        "Augmentation (pure tensor operations, seeded): "
-        + ", ".join(f"{k}={v}" for k, v in aug.items())
-        + ".",
-        "",
+        "## Split", "",
+        f"Group-aware split (manifest sha256 `{str(run.get('manifest_sha256', '?'))[:12]}`): exact and near "
+        "duplicates form groups, and each group goes wholly to train, validation or test, stratified by "
+        f"class (about 80/10/10). Training used the {run.get('n_train', '?')} `train` scans; the epoch kept "
+        f"was chosen on the {run.get('n_validation', '?')} `validation` scans; `test` scans were never read "
+        "in training.",
+        "", "## Training recipe", "", "| setting | value |", "|---|---|", *rows, "",
+        "Augmentation (pure tensor operations, seeded; `strength` scales all): "
+        + ", ".join(f"{k}={v}" for k, v in (run.get("augment") or {}).items()) + ".", "",
         f"Kept epoch: **{run.get('best_epoch', '?')}** (by `{run.get('select_by')}` on validation): "
         + ", ".join(f"{k} {_fmt(v)}" for k, v in best.items())
-        + f". Training time: {_fmt(run.get('train_seconds', float('nan')) / 60, 1)} min on CPU.",
-    ]
+        + f". Training time: {minutes} min on 2 shared CPU cores."]
+    if teacher:
+        lines += ["", "CNN teacher on validation (not saved): "
+                  + ", ".join(f"{k} {_fmt(v)}" for k, v in teacher.items()) + "."]
     if log is not None:
-        lines += [
-            "",
-            f"The per-epoch table (training loss, epoch, step, validation loss, accuracy, precision, "
-            f"recall, F1, ROC-AUC) is in `{LOG_FILE}` ({len(log)} epochs).",
-        ]
+        lines += ["", "The per-epoch table (training loss, epoch, step, validation loss, accuracy, "
+                  f"precision, recall, F1, ROC-AUC) is in `{LOG_FILE}` ({len(log)} epochs)."]
     return "\n".join(lines)
 
 
-def describe_experiments(experiments: pd.DataFrame | None) -> str:
-    """The "What was tried" section from ``experiments.csv`` (validation figures only)."""
+def describe_experiments(notes: str | None, experiments: pd.DataFrame | None) -> str:
+    """The "What was tried" section: ``experiments.md`` (narrative) and ``experiments.csv`` (figures)."""
     lines = ["## What was tried", ""]
+    if notes:
+        lines += [notes.strip(), ""]
     if experiments is None or experiments.empty:
-        return "\n".join([*lines, "Only the run described above."])
-    lines += [
-        "Choices were made on the validation split only (26 scans: one scan is 3.8 points of accuracy, so "
-        "small differences are noise).",
-        "",
-        "| " + " | ".join(experiments.columns) + " |",
-        "|" + "---|" * len(experiments.columns),
-    ]
-    for _, row in experiments.iterrows():
-        lines.append("| " + " | ".join(_fmt(v) for v in row.tolist()) + " |")
+        return "\n".join(lines if notes else [*lines, "Only the run described above."])
+    lines += ["| " + " | ".join(experiments.columns) + " |", "|" + "---|" * len(experiments.columns)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in experiments.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -327,6 +270,7 @@ def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Pat
     if "validation" in evals and "test" not in evals:
         evals.pop("validation")  # the results table is anchored on test
     name = f"mri-explain-vit-{run.get('arch', 'custom')}"
+    notes = model_dir / NOTES_FILE
     sections = [
         front_matter(name, evals.get("test")),
         f"# {name}: brain MRI tumour / no tumour (ViT)",
@@ -335,7 +279,8 @@ def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Pat
         "## Training data and its caveats",
         DATA_CAVEATS,
         describe_recipe(run, _read_optional_csv(model_dir / LOG_FILE)),
-        describe_experiments(_read_optional_csv(model_dir / EXPERIMENTS_FILE)),
+        describe_experiments(notes.read_text() if notes.exists() else None,
+                             _read_optional_csv(model_dir / EXPERIMENTS_FILE)),
         describe_results(evals.get("test"), evals.get("validation")),
         "## Intended use",
         INTENDED_USE,
@@ -351,7 +296,7 @@ def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: rewrite the card of ``--model`` with the results in ``--eval``; bad input prints one line, exit 2."""
+    """CLI: rewrite the card of ``--model`` with the results in ``--eval``; bad input: one line, exit 2."""
     parser = argparse.ArgumentParser(prog="python -m model.card", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="artifacts/model", help="model folder (default: %(default)s)")
     parser.add_argument("--eval", default=None, help="evaluation folder of this model, e.g. artifacts/eval")

@@ -1,7 +1,7 @@
 """Frozen run configurations saved next to the artifacts they produce.
 
-:class:`TrainConfig` defaults are the seed recipe (``google/vit-base-patch16-224`` fine-tuned for 4 epochs with
-Adam, lr 3e-4, batch 20/8, linear schedule, seed 42, augmentation on). :class:`AugmentConfig` holds the
+:class:`TrainConfig` defaults are the seed recipe (``google/vit-base-patch16-224`` fine-tuned for 4 epochs
+with Adam, lr 3e-4, batch 20/8, linear schedule, seed 42, augmentation on). :class:`AugmentConfig` holds the
 magnitudes of the training-time tensor augmentations (see :mod:`model.augment`).
 """
 
@@ -14,6 +14,7 @@ SEED_BASE = "google/vit-base-patch16-224"
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("linear", "cosine", "constant")
 SELECT_BY = ("val_loss", "f1", "last")
+INITS = ("default", "mimetic")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class TrainConfig:
         image_size: input side in pixels (from-scratch only; a fine-tuned base keeps its own size).
         patch_size: patch side in pixels (from-scratch only).
         layers, hidden, heads, mlp: ViT size overrides (None keeps the ``arch`` value).
+        init: ``default`` (ViTConfig's truncated normal) or ``mimetic`` attention initialisation (from-scratch
+            only; see :mod:`model.vit_init`).
         dropout: hidden dropout probability.
         attention_dropout: attention-probability dropout.
         epochs: passes over the training split.
@@ -103,6 +106,11 @@ class TrainConfig:
         class_weights: weight the loss by inverse class frequency in the training split.
         grad_clip: clip the gradient norm to this (0: no clipping).
         select_by: ``val_loss`` (lowest), ``f1`` (highest, ties by lower loss) or ``last`` epoch.
+        mixup: share of training images blended with another (see :func:`model.augment.mixup`).
+        teacher_epochs: > 0 first trains a small CNN teacher on the training split for this many epochs and
+            distils it into the ViT (see :mod:`model.teacher`); 0 trains on the labels only.
+        distill_alpha: weight of the distillation loss (the label loss gets ``1 - distill_alpha``).
+        distill_temperature: softening temperature of the distillation loss.
         crop_brain: crop black borders before resizing (saved in the preprocessor config).
         augment: augmentation magnitudes.
         half: save the weights as float16.
@@ -121,6 +129,7 @@ class TrainConfig:
     hidden: int | None = None
     heads: int | None = None
     mlp: int | None = None
+    init: str = "default"
     dropout: float = 0.0
     attention_dropout: float = 0.0
     epochs: int = 4
@@ -138,6 +147,10 @@ class TrainConfig:
     class_weights: bool = False
     grad_clip: float = 0.0
     select_by: str = "val_loss"
+    mixup: float = 0.0
+    teacher_epochs: int = 0
+    distill_alpha: float = 0.5
+    distill_temperature: float = 1.0
     crop_brain: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     half: bool = False
@@ -148,13 +161,16 @@ class TrainConfig:
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got '{self.optimizer}'."),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got '{self.schedule}'."),
             (self.select_by in SELECT_BY, f"select_by must be one of {SELECT_BY}, got '{self.select_by}'."),
+            (self.init in INITS, f"init must be one of {INITS}, got '{self.init}'."),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}."),
             (self.lr > 0, f"lr must be > 0, got {self.lr}."),
             (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1."),
             (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}."),
+            (0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1): {self.label_smoothing}."),
+            (0 <= self.mixup <= 1, f"mixup is a share of images and must be in [0, 1], got {self.mixup}."),
             (
-                0 <= self.label_smoothing < 1,
-                f"label_smoothing must be in [0, 1), got {self.label_smoothing}.",
+                self.teacher_epochs >= 0 and 0 <= self.distill_alpha <= 1 and self.distill_temperature > 0,
+                "need --teacher-epochs >= 0, --distill-alpha in [0, 1] and --distill-temperature > 0.",
             ),
             (
                 self.image_size % self.patch_size == 0,
@@ -199,22 +215,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--patch-size", type=int, default=d.patch_size)
     for name in ("layers", "hidden", "heads", "mlp"):
         add(f"--{name}", type=int, default=None, help=f"override the architecture's {name}")
-    for name in (
-        "dropout",
-        "attention-dropout",
-        "lr",
-        "eps",
-        "weight-decay",
-        "warmup-ratio",
-        "label-smoothing",
-        "grad-clip",
-    ):
+    floats = ("dropout", "attention-dropout", "lr", "eps", "weight-decay", "warmup-ratio", "label-smoothing",
+              "grad-clip", "mixup", "distill-alpha", "distill-temperature")
+    for name in floats:
         add(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")))
-    for name in ("epochs", "batch-size", "eval-batch-size", "seed", "threads"):
+    for name in ("epochs", "batch-size", "eval-batch-size", "seed", "threads", "teacher-epochs"):
         add(f"--{name}", type=int, default=getattr(d, name.replace("-", "_")))
     add("--betas", type=float, nargs=2, default=list(d.betas))
     add("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
     add("--schedule", default=d.schedule, choices=SCHEDULES)
+    add("--init", default=d.init, choices=INITS, help="attention initialisation when training from scratch")
     add(
         "--select-by",
         default=d.select_by,

@@ -159,7 +159,7 @@ def _load_from_hub(hub_id: str, **head: object) -> ViTForImageClassification:
 
 
 def load_for_finetuning(
-    base: str | Path, labels: tuple[str, ...] = LABELS
+    base: str | Path, labels: tuple[str, ...] = LABELS, **overrides: float
 ) -> tuple[ViTForImageClassification, PreprocessConfig]:
     """Load a pretrained ViT (hub id or local folder) with a NEW, randomly initialised head for ``labels``.
 
@@ -169,12 +169,14 @@ def load_for_finetuning(
     Args:
         base: a hub id such as ``google/vit-base-patch16-224`` or a local ``save_pretrained`` folder.
         labels: class names in index order for the new head.
+        **overrides: ``ViTConfig`` fields to change (e.g. ``hidden_dropout_prob=0.1``).
 
     Returns:
         The model (eval mode, eager attention) and the base's preprocessing (ViT defaults when it has none).
 
     Raises:
-        ModelLoadError: the folder is missing or not a model, or the hub is unreachable and the id is not cached.
+        ModelLoadError: the folder is missing or not a model, or the hub is unreachable and the id is not
+            cached.
     """
     source = str(base)
     local = Path(source).is_dir()
@@ -183,7 +185,7 @@ def load_for_finetuning(
     if not local and (source.startswith((".", "/", "~")) or source.count("/") != 1):
         raise ModelLoadError(f"Base model '{source}' is neither a folder nor a hub id (owner/name).")
     head = dict(num_labels=len(labels), id2label=id2label(labels), label2id=label2id(labels),
-                ignore_mismatched_sizes=True)
+                ignore_mismatched_sizes=True, **overrides)
     try:
         model = _from_pretrained(source, True, **head) if local else _load_from_hub(source, **head)
     except ModelLoadError:

@@ -1,9 +1,10 @@
-"""Train the tumour / no-tumour ViT on the split manifest: fine-tune a pretrained ViT or train one from scratch.
+"""Train the tumour / no-tumour ViT on the split manifest: fine-tune a pretrained ViT, or train from scratch.
 
 Defaults are the seed recipe (``google/vit-base-patch16-224``, 4 epochs, Adam lr 3e-4, batch 20/8, linear
 schedule, seed 42, augmentation on). Only ``train`` rows are trained on; the epoch kept is chosen on
-``validation`` rows (``--select-by``); ``test`` rows are never read. Scans are decoded, brain-cropped and resized
-once (:func:`model.preprocess.crop_and_resize`, the inference preprocessing) and augmented as tensors.
+``validation`` rows (``--select-by``); ``test`` rows are never read. Scans are decoded, brain-cropped and
+resized once (:func:`model.preprocess.crop_and_resize`, the inference preprocessing), then augmented as
+tensors every epoch. From scratch, a small CNN teacher can be distilled into the ViT (:mod:`model.teacher`).
 
 CLI::
 
@@ -19,6 +20,7 @@ import csv
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +30,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import ViTForImageClassification
 
-from model.augment import augment_batch
+from model.augment import augment_batch, mixup
 from model.config import TrainConfig, add_train_arguments, config_from_args
 from model.data import manifest_sha256, read_manifest
 from model.labels import DEFAULT_CLASS_MAP, LABELS, POSITIVE_LABEL
@@ -36,11 +38,14 @@ from model.loading import ModelLoadError, build_classifier, load_for_finetuning,
 from model.metrics import point_metrics
 from model.preprocess import PreprocessConfig, crop_and_resize
 from model.scan import ScanError, load_scan
+from model.teacher import distillation_loss, train_teacher
+from model.vit_init import mimetic_init
 
 LOG_FILE = "training_log.csv"
 LOG_COLUMNS = ("epoch", "step", "training_loss", "validation_loss", "accuracy", "precision", "recall", "f1",
                "roc_auc", "lr", "seconds")
 TRAIN_SPLITS = ("train", "validation")  # the only manifest rows this module ever reads
+Forward = Callable[[torch.Tensor], torch.Tensor]  # (B, 3, S, S) model input -> (B, K) logits
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ class Split:
 
 @dataclass
 class TrainResult:
-    """What a run produced: the selected model, its preprocessing, the per-epoch log and the chosen epoch."""
+    """What a run produced: the kept model, its preprocessing, the per-epoch log, the kept epoch, and the
+    teacher's validation scores when one was distilled."""
 
     model: ViTForImageClassification
     preprocess: PreprocessConfig
@@ -63,6 +69,7 @@ class TrainResult:
     seconds: float
     n_train: int
     n_validation: int
+    teacher_validation: dict | None = None
 
 
 def _label_index(label: str) -> int:
@@ -105,15 +112,16 @@ def build_model(cfg: TrainConfig) -> tuple[ViTForImageClassification, Preprocess
     torch.manual_seed(cfg.seed)  # the new weights (all of them, or the head) depend on the seed only
     if cfg.from_scratch:
         model = build_classifier(cfg.arch, LABELS, cfg.image_size, cfg.patch_size, **cfg.vit_overrides())
+        if cfg.init == "mimetic":
+            mimetic_init(model, cfg.seed)
         return model, PreprocessConfig(image_size=cfg.image_size, crop_brain=cfg.crop_brain)
-    model, base_pre = load_for_finetuning(cfg.base, LABELS)
-    model.config.hidden_dropout_prob = cfg.dropout
-    model.config.attention_probs_dropout_prob = cfg.attention_dropout
+    model, base_pre = load_for_finetuning(cfg.base, LABELS, hidden_dropout_prob=cfg.dropout,
+                                          attention_probs_dropout_prob=cfg.attention_dropout)
     return model, replace(base_pre, image_size=int(model.config.image_size), crop_brain=cfg.crop_brain)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (seed recipe) or AdamW; AdamW skips decay on biases, norms, position embeddings and the CLS token."""
+    """Adam (seed recipe) or AdamW; AdamW does not decay biases, norms or the embedding layer."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
                                 weight_decay=cfg.weight_decay)
@@ -124,7 +132,9 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warmup over ``warmup_ratio`` of the steps, then linear / cosine decay to 0 (or constant)."""
     warmup = int(cfg.warmup_ratio * total_steps)
 
@@ -148,12 +158,17 @@ def _normalise(pixels01: torch.Tensor, pre: PreprocessConfig) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def evaluate_split(model: ViTForImageClassification, split: Split, pre: PreprocessConfig, batch: int) -> dict:
-    """Validation loss (plain cross-entropy, no smoothing), accuracy, ROC-AUC and the tumour class's precision,
-    recall and F1 (NaN where undefined) of ``model`` on a preloaded split, via :func:`model.metrics.point_metrics`.
+def evaluate_split(forward: Forward, split: Split, pre: PreprocessConfig, batch: int) -> dict:
+    """Validation loss (plain cross-entropy), accuracy, ROC-AUC and the tumour class's precision, recall
+    and F1 (NaN where undefined) on a preloaded split, via :func:`model.metrics.point_metrics`.
+
+    Args:
+        forward: maps (B, 3, S, S) model input to (B, 2) logits; the model must be in eval mode.
+        split: the preloaded scans.
+        pre: preprocessing (normalisation constants).
+        batch: scans per forward pass.
     """
-    model.eval()
-    logits = torch.cat([model(pixel_values=_normalise(split.pixels[i:i + batch].float() / 255, pre)).logits
+    logits = torch.cat([forward(_normalise(split.pixels[i:i + batch].float() / 255, pre))
                         for i in range(0, len(split.labels), batch)])  # (N, 2)
     loss = F.cross_entropy(logits, split.labels).item()
     probs = logits.softmax(-1).double().numpy()
@@ -171,17 +186,31 @@ def _loss_fn(cfg: TrainConfig, labels: torch.Tensor) -> torch.nn.CrossEntropyLos
     return torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
 
 
-def train_epoch(model: ViTForImageClassification, data: Split, cfg: TrainConfig, pre: PreprocessConfig,
-                opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR,
-                loss_fn: torch.nn.Module, g: torch.Generator, desc: str) -> float:
-    """One shuffled pass over the training split with augmentation; returns the mean training loss."""
+def train_epoch(
+    model: ViTForImageClassification, data: Split, cfg: TrainConfig, pre: PreprocessConfig,
+    opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, loss_fn: torch.nn.Module,
+    g: torch.Generator, desc: str, teacher: torch.nn.Module | None = None,
+) -> float:
+    """One shuffled pass over the training split with augmentation; returns the mean training loss.
+
+    With a ``teacher`` the loss is ``(1 - alpha) * label loss + alpha * distillation loss`` on each view.
+    """
     model.train()
     order = torch.randperm(len(data.labels), generator=g)
     total, seen = 0.0, 0
     for start in tqdm(range(0, len(order), cfg.batch_size), desc=desc, leave=False):
         idx = order[start:start + cfg.batch_size]
-        x = augment_batch(data.pixels[idx].float() / 255, cfg.augment, g)  # (B, 3, S, S) in [0, 1]
-        loss = loss_fn(model(pixel_values=_normalise(x, pre)).logits, data.labels[idx])
+        x = _normalise(augment_batch(data.pixels[idx].float() / 255, cfg.augment, g), pre)  # (B, 3, S, S)
+        target = data.labels[idx]
+        if cfg.mixup > 0:  # soft (B, K) targets
+            x, target = mixup(x, target, cfg.mixup, len(LABELS), g)
+        logits = model(pixel_values=x).logits
+        loss = loss_fn(logits, target)
+        if teacher is not None:
+            with torch.no_grad():
+                target = teacher(x)
+            distill = distillation_loss(logits, target, cfg.distill_temperature)
+            loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * distill
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -217,31 +246,47 @@ def train(cfg: TrainConfig) -> TrainResult:
         torch.set_num_threads(previous_threads)
 
 
+def _teacher(cfg: TrainConfig, data: Split, val: Split, pre: PreprocessConfig, g: torch.Generator
+             ) -> tuple[torch.nn.Module | None, dict | None]:
+    if not cfg.teacher_epochs:
+        return None, None
+    torch.manual_seed(cfg.seed)
+    teacher = train_teacher(data.pixels, data.labels, lambda x: _normalise(x, pre), cfg.augment,
+                            cfg.teacher_epochs, g, len(LABELS))
+    scores = evaluate_split(teacher, val, pre, cfg.eval_batch_size)
+    tqdm.write("teacher on validation: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    return teacher, scores
+
+
 def _train(cfg: TrainConfig) -> TrainResult:
     model, pre = build_model(cfg)
     train_set = load_split(cfg.data, cfg.manifest, "train", pre)
     val_set = load_split(cfg.data, cfg.manifest, "validation", pre)
     g = torch.Generator().manual_seed(cfg.seed)
+    start = time.perf_counter()
+    teacher, teacher_scores = _teacher(cfg, train_set, val_set, pre, g)
     steps = math.ceil(len(train_set.labels) / cfg.batch_size)
     opt, loss_fn = make_optimizer(model, cfg), _loss_fn(cfg, train_set.labels)
     sched = make_scheduler(opt, cfg, steps * cfg.epochs)
-    log, best, best_state, start = [], None, None, time.perf_counter()
+    log, best, best_state = [], None, None
     print_row(None)
     for epoch in range(1, cfg.epochs + 1):
         lr = opt.param_groups[0]["lr"]
-        train_loss = train_epoch(model, train_set, cfg, pre, opt, sched, loss_fn, g, f"epoch {epoch}/{cfg.epochs}")
+        desc = f"epoch {epoch}/{cfg.epochs}"
+        train_loss = train_epoch(model, train_set, cfg, pre, opt, sched, loss_fn, g, desc, teacher)
+        model.eval()
         row = {"epoch": epoch, "step": epoch * steps, "training_loss": train_loss,
-               **evaluate_split(model, val_set, pre, cfg.eval_batch_size), "lr": lr,
-               "seconds": time.perf_counter() - start}
+               **evaluate_split(lambda x: model(pixel_values=x).logits, val_set, pre, cfg.eval_batch_size),
+               "lr": lr, "seconds": time.perf_counter() - start}
         log.append(row)
         print_row(row)
         if _is_better(row, best, cfg.select_by):
             best, best_state = row, copy.deepcopy(model.state_dict())
+    if cfg.half:  # the kept weights as they will be stored, so the logged figures are the saved file's
+        best_state = {k: v.half().float() for k, v in best_state.items()}
     model.load_state_dict(best_state)
-    if cfg.half:
-        model.load_state_dict({k: v.half().float() for k, v in best_state.items()})
     return TrainResult(model.eval(), pre, log, int(best["epoch"]), time.perf_counter() - start,
-                       len(train_set.labels), len(val_set.labels))
+                       len(train_set.labels), len(val_set.labels), teacher_scores)
 
 
 def print_row(row: dict | None) -> None:
@@ -250,9 +295,9 @@ def print_row(row: dict | None) -> None:
         tqdm.write(f"{'Training Loss':>13} {'Epoch':>5} {'Step':>6} {'Validation Loss':>15} {'Accuracy':>8} "
                    f"{'Precision':>9} {'Recall':>6} {'F1':>6} {'ROC-AUC':>7}")
         return
-    tqdm.write(f"{row['training_loss']:13.4f} {row['epoch']:5d} {row['step']:6d} {row['validation_loss']:15.4f} "
-               f"{row['accuracy']:8.4f} {row['precision']:9.4f} {row['recall']:6.4f} {row['f1']:6.4f} "
-               f"{row['roc_auc']:7.4f}")
+    tqdm.write(f"{row['training_loss']:13.4f} {row['epoch']:5d} {row['step']:6d} "
+               f"{row['validation_loss']:15.4f} {row['accuracy']:8.4f} {row['precision']:9.4f} "
+               f"{row['recall']:6.4f} {row['f1']:6.4f} {row['roc_auc']:7.4f}")
 
 
 def write_log(log: list[dict], path: str | Path) -> Path:
@@ -266,16 +311,34 @@ def write_log(log: list[dict], path: str | Path) -> Path:
 
 
 def run_record(cfg: TrainConfig, result: TrainResult) -> dict:
-    """The ``training_config.json`` content: the config plus what identifies the data and the outcome."""
+    """The ``training_config.json`` content: the config plus what identifies the data and the outcome.
+
+    Undefined scores (NaN) are written as null, so the file is strict JSON.
+    """
     best = result.log[result.best_epoch - 1]
-    return {**cfg.to_dict(), "manifest_sha256": manifest_sha256(cfg.manifest), "data_root_name": Path(cfg.data).name,
-            "input_size": result.preprocess.image_size, "n_train": result.n_train, "n_validation": result.n_validation, "best_epoch": result.best_epoch,
-            "best_validation": {k: best[k] for k in LOG_COLUMNS[3:9]}, "train_seconds": round(result.seconds, 1),
-            "torch_version": torch.__version__, "n_parameters": sum(p.numel() for p in result.model.parameters())}
+    teacher = result.teacher_validation
+    return {
+        **cfg.to_dict(),
+        "manifest_sha256": manifest_sha256(cfg.manifest),
+        "data_root_name": Path(cfg.data).name,
+        "input_size": result.preprocess.image_size,
+        "n_train": result.n_train,
+        "n_validation": result.n_validation,
+        "best_epoch": result.best_epoch,
+        "best_validation": _nan_to_none({k: best[k] for k in LOG_COLUMNS[3:9]}),
+        "teacher_validation": _nan_to_none(teacher) if teacher else None,
+        "train_seconds": round(result.seconds, 1),
+        "torch_version": torch.__version__,
+        "n_parameters": sum(p.numel() for p in result.model.parameters()),
+    }
+
+
+def _nan_to_none(scores: dict[str, float]) -> dict[str, float | None]:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in scores.items()}
 
 
 def save_run(cfg: TrainConfig, result: TrainResult) -> Path:
-    """Write the model folder: weights + configs (:func:`save_classifier`), ``training_log.csv`` and the card."""
+    """Write the model folder: weights and configs (:func:`save_classifier`), the epoch log and the card."""
     from model.card import write_card
 
     out = save_classifier(result.model, result.preprocess, cfg.out, run_record(cfg, result), half=cfg.half)

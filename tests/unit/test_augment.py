@@ -5,7 +5,15 @@ import dataclasses
 import pytest
 import torch
 
-from model.augment import apply_affine, augment_batch, gaussian_blur, photometric, random_affine, random_erase
+from model.augment import (
+    apply_affine,
+    augment_batch,
+    gaussian_blur,
+    mixup,
+    photometric,
+    random_affine,
+    random_erase,
+)
 from model.config import AugmentConfig
 
 # grid_sample at exact pixel centres still mixes in ~1e-6 of neighbours through float rounding of the grid.
@@ -119,3 +127,25 @@ def test_bad_inputs_are_rejected():
         AugmentConfig(strength=-1.0)
     with pytest.raises(ValueError, match="probability"):
         AugmentConfig(hflip_p=1.5)
+
+
+def test_mixup_blends_images_and_targets_with_the_same_weight():
+    x, labels = _batch(b=6), torch.tensor([0, 1, 0, 1, 1, 0])
+    mixed, targets = mixup(x, labels, 1.0, 2, _gen(4))
+    assert mixed.shape == x.shape and targets.shape == (6, 2)
+    assert torch.allclose(targets.sum(dim=1), torch.ones(6))
+    g = _gen(4)  # replay the draws: partner order, then the per-image weights
+    partner = torch.randperm(6, generator=g)
+    torch.rand(6, generator=g)  # the "is this image mixed" draw
+    lam = torch.rand(6, generator=g)
+    w = lam.view(6, 1, 1, 1)
+    assert torch.allclose(mixed, w * x + (1 - w) * x[partner], atol=1e-6)
+    expected = lam * (labels == 1) + (1 - lam) * (labels[partner] == 1)
+    assert torch.allclose(targets[:, 1], expected.float(), atol=1e-6)
+
+
+def test_mixup_with_zero_share_changes_nothing():
+    x, labels = _batch(), torch.tensor([1, 0, 1, 1])
+    mixed, targets = mixup(x, labels, 0.0, 2, _gen(0))
+    assert torch.equal(mixed, x)
+    assert torch.equal(targets, torch.nn.functional.one_hot(labels, 2).float())

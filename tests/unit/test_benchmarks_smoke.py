@@ -68,6 +68,9 @@ def test_measure_counts_calls_and_times_slow_work_once():
     timing = measure(lambda: calls.append(1) or len(calls), repeats=3, warmup=2)
     assert len(calls) == 5 and len(timing.runs_s) == 3 and timing.value == 5
     assert min(timing.runs_s) <= timing.median_s <= max(timing.runs_s)
+    cold_calls = []
+    cold = measure(lambda: cold_calls.append(1), repeats=2, warmup=0)
+    assert len(cold_calls) == 2 and len(cold.runs_s) == 2
     slow_calls = []
     slow = measure(lambda: slow_calls.append(1), repeats=5, warmup=3, slow_s=0.0)
     assert len(slow_calls) == 1 and slow.runs_s == (slow.median_s,)

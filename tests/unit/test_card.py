@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from model.artifacts import ArtifactError, read_evaluation
-from model.card import EXPERIMENTS_FILE, main, write_card
+from model.card import EXPERIMENTS_FILE, NOTES_FILE, main, write_card
 from model.evaluate import main as evaluate_main
 from model.train import save_run, train
 from tests.unit.test_train import _config, _phantom_manifest
@@ -70,14 +70,17 @@ def test_card_reports_the_evaluation_cli_numbers(trained):
 
 def test_card_lists_experiments(trained, tmp_path):
     out, _, _ = trained
-    pd.DataFrame(
-        [{"run": "baseline", "val_accuracy": 0.5}, {"run": "more augmentation", "val_accuracy": 0.75}]
-    ).to_csv(out / EXPERIMENTS_FILE, index=False)
+    rows = [{"run": "baseline", "val_accuracy": 0.5}, {"run": "more augmentation", "val_accuracy": 0.75}]
+    pd.DataFrame(rows).to_csv(out / EXPERIMENTS_FILE, index=False)
+    (out / NOTES_FILE).write_text("Brightness was a shortcut.\n")
     try:
         text = write_card(out).read_text()
     finally:
         (out / EXPERIMENTS_FILE).unlink()
-    assert "| run | val_accuracy |" in text and "| more augmentation | 0.750 |" in text
+        (out / NOTES_FILE).unlink()
+    section = text.split("## What was tried", 1)[1].split("\n## ", 1)[0]
+    assert "Brightness was a shortcut." in section
+    assert "| run | val_accuracy |" in section and "| more augmentation | 0.750 |" in section
 
 
 def test_evaluation_of_other_weights_is_refused(trained, tmp_path, capsys):

@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -243,3 +244,11 @@ def test_config_rejects_unknown_choices():
         TrainConfig(optimizer="sgd")
     with pytest.raises(ValueError, match="select_by"):
         TrainConfig(select_by="accuracy")
+
+
+def test_mixup_with_class_weights_trains_on_soft_targets(phantoms, tmp_path):
+    data, manifest = phantoms
+    cfg = _config(data, manifest, tmp_path, epochs=3, mixup=1.0, class_weights=True, label_smoothing=0.1)
+    result = train(cfg)
+    losses = [row["training_loss"] for row in result.log]
+    assert all(math.isfinite(v) and v > 0 for v in losses)
