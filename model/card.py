@@ -31,7 +31,7 @@ EXPERIMENTS_FILE = "experiments.csv"
 NOTES_FILE = "experiments.md"
 RECIPE_KEYS = ("image_size", "patch_size", "layers", "hidden", "heads", "mlp", "init", "epochs", "lr",
                "batch_size", "eval_batch_size", "optimizer", "betas", "eps", "weight_decay", "schedule",
-               "warmup_ratio", "label_smoothing", "class_weights", "grad_clip", "dropout",
+               "warmup_ratio", "label_smoothing", "mixup", "class_weights", "grad_clip", "dropout",
                "attention_dropout", "teacher_epochs", "distill_alpha", "distill_temperature", "seed",
                "select_by")
 LOG_FILE = "training_log.csv"
