@@ -87,6 +87,9 @@ LIMITATIONS = """\
   has about 25 images, so every test figure has a wide interval (see the 95% intervals).
 - The model only ever saw 2D slices re-scaled to 8-bit images; DICOM windowing, other sequences, other
   scanners, children, post-operative scans or non-tumour pathology are out of distribution.
+- Global intensity is a shortcut in this data: most `no` training scans are dim T1 slices, most `no`
+  validation scans bright T2 slices. Training used strong intensity augmentation against it, but the model
+  may still rely on sequence or scanner cues rather than on the lesion; check the heatmaps.
 - The published near-perfect figures for this data set come from random (leaky) splits and are not
   comparable with the group-aware figures here."""
 
@@ -148,12 +151,12 @@ def describe_model(config: dict, run: dict, fingerprint: str) -> str:
 
 
 def _setting(value: object) -> str:
-    return _fmt(value, 6) if isinstance(value, float) else str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def describe_recipe(run: dict, log: pd.DataFrame | None) -> str:
     """The "Split" and "Training recipe" sections from ``training_config.json`` and the epoch log."""
-    rows = [f"| {k} | {_setting(run[k])} |" for k in RECIPE_KEYS if k in run]
+    rows = [f"| {k} | {_setting(run[k])} |" for k in RECIPE_KEYS if run.get(k) is not None]
     best, teacher = run.get("best_validation") or {}, run.get("teacher_validation")
     minutes = _fmt(float(run.get("train_seconds", float("nan"))) / 60, 1)
     lines = [
