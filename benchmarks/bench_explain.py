@@ -96,13 +96,14 @@ def compare_method(c: Comparison, classifier: Classifier, x: torch.Tensor, targe
     label = EXPLAINERS[c.method].label
     proj = measure(lambda: safe_explain(c.method, model, x, target), s.repeats, s.warmup, s.slow_s)
     project_row = Row(f"{c.method}.project", SECTION, f"{label}, project defaults ({_params(proj.value)})",
-                      proj.median_s, proj.median_s / fwd.median_s, peak_mib=proj.peak_mib, note=c.note)
+                      proj.median_s, proj.median_s / fwd.median_s, peak_mib=proj.peak_mib, runs_s=proj.runs_s,
+                      note=c.note)
     rows = [project_row]
     if c.library_fn is None:
         return rows
     lib = measure(lambda: c.library_fn(model, x, target), s.repeats, s.warmup, s.slow_s)
     rows.append(Row(f"{c.method}.library", SECTION, c.library, lib.median_s, lib.median_s / fwd.median_s,
-                    peak_mib=lib.peak_mib))
+                    peak_mib=lib.peak_mib, runs_s=lib.runs_s))
     if c.reference_params is None:  # the library's map is the reference
         ref_map = lib.value
         rows[-1].agreement, rows[-1].note = 1.0, "this map is the reference"

@@ -53,6 +53,7 @@ class Row:
         value: a non-time figure (images/s, MiB, %), with ``unit``.
         unit: unit of ``value``.
         peak_mib: peak resident memory of the benchmark process while this ran, MiB.
+        runs_s: every timed run behind ``time_s`` (JSON only: shows how noisy the machine was).
         checks: the targets this row is judged on.
         note: why a target is missed, or what to keep in mind.
     """
@@ -66,6 +67,7 @@ class Row:
     value: float | None = None
     unit: str = ""
     peak_mib: float | None = None
+    runs_s: tuple[float, ...] = ()
     checks: list[Check] = field(default_factory=list)
     note: str = ""
 
@@ -126,7 +128,11 @@ def model_table(result: ModelResult) -> list[str]:
         return lines + ["", f"Skipped: {result.skipped}", ""]
     facts = result.facts
     lines += [f"Input for the maps and the panel: {facts.get('input')}, explaining class "
-              f"{facts.get('explained_class')}; weights fingerprint `{facts.get('fingerprint')}`.", ""]
+              f"{facts.get('explained_class')}; weights fingerprint `{facts.get('fingerprint')}`."]
+    if "forward_end_s" in facts:
+        lines += [f"Forward pass at the start / end of this model's run: {_time(facts['forward_start_s'])} / "
+                  f"{_time(facts['forward_end_s'])} (a large difference means the machine's speed changed)."]
+    lines.append("")
     lines += ["| id | what | time | × forward | Spearman vs ref | value | peak RSS | target | note |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in result.rows:

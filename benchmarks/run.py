@@ -24,12 +24,12 @@ import torch
 from tqdm import tqdm
 
 from benchmarks import bench_eval, bench_explain, bench_memory, bench_panel, notes
-from benchmarks.bench_forward import run_forward
+from benchmarks.bench_forward import forward_pass, run_forward
 from benchmarks.hardware import Machine, describe_machine
 from benchmarks.report import ModelResult, Row, write_results
 from benchmarks.settings import Settings
 from benchmarks.subjects import REPO_ROOT, Subject, bundled_subject, make_random_subject, scan_paths
-from benchmarks.timing import load_average, set_threads
+from benchmarks.timing import load_average, measure, set_threads
 from model.preprocess import preprocess
 from model.scan import load_scan
 
@@ -95,6 +95,9 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
                 break  # every other figure is a ratio to the forward pass
     facts = {"input": f"{scan.parent.name}/{scan.name}" if "real" in where else where, "eval_images": where,
              "explained_class": state.get("target"), "fingerprint": classifier.fingerprint}
+    if "fwd" in state:  # the same forward pass again: a drift shows the machine's speed changed meanwhile
+        end = measure(lambda: forward_pass(classifier, x), s.repeats, 1)
+        facts |= {"forward_start_s": state["fwd"].median_s, "forward_end_s": end.median_s}
     result = ModelResult(subject.name, subject.origin, rows, facts=facts)
     notes.annotate(result)
     return result, ok

@@ -82,6 +82,36 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
     return Timing(statistics.median(runs), tuple(runs), value, peak_rss_mib() if can_reset else None)
 
 
+def measure_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
+                        ) -> dict[str, Timing]:
+    """Time several operations in alternating rounds (A B C A B C ...), so that a slow spell of a shared
+    machine lands on all of them alike and their ratios stay fair.
+
+    Args:
+        fns: name -> work with no arguments.
+        repeats: timed rounds (>= 1). warmup: untimed rounds first.
+
+    Returns:
+        name -> :class:`Timing` (median over the rounds; ``value`` from the last round).
+
+    Raises:
+        ValueError: ``repeats`` < 1.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}.")
+    gc.collect()
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    values: dict[str, object] = {}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            run_s, values[name] = _timed(fn)
+            runs[name].append(run_s)
+    return {name: Timing(statistics.median(r), tuple(r), values[name]) for name, r in runs.items()}
+
+
 def _timed(fn: Callable[[], object]) -> tuple[float, object]:
     """Seconds and result of one call, with the cyclic garbage collector paused during it."""
     enabled = gc.isenabled()
