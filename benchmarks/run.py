@@ -93,7 +93,8 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
             ok = _section(name, rows, fn, bar) and ok
             if name == "forward" and not ok:
                 break  # every other figure is a ratio to the forward pass
-    facts = {"input": f"{scan.parent.name}/{scan.name}" if "real" in where else where, "eval_images": where,
+    shown = f"{scan.parent.name}/{scan.name}" if "real" in where else f"{scan.name} (generated phantom)"
+    facts = {"input": shown, "eval_images": where,
              "explained_class": state.get("target"), "fingerprint": classifier.fingerprint}
     if "fwd" in state:  # the same forward pass again: a drift shows the machine's speed changed meanwhile
         end = measure(lambda: forward_pass(classifier, x), s.repeats, 1)

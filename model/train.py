@@ -355,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(parser.parse_args(argv))
         result = train(cfg)
     except (ValueError, FileNotFoundError, ModelLoadError, ScanError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        hint = " To train offline, pass --from-scratch (or --base LOCAL_FOLDER)." if isinstance(
+            err, ModelLoadError) else ""
+        print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     out = save_run(cfg, result)
     print(f"kept epoch {result.best_epoch} (by {cfg.select_by}); {result.seconds / 60:.1f} min; wrote {out}")

@@ -203,7 +203,8 @@ def test_offline_hub_base_fails_with_a_clear_message(monkeypatch, phantoms, tmp_
         load_for_finetuning("google/vit-base-patch16-224")
     data, manifest = phantoms
     assert main(["--data", str(data), "--manifest", str(manifest), "--out", str(tmp_path / "m")]) == 2
-    assert "Cannot reach the Hugging Face Hub" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Cannot reach the Hugging Face Hub" in err and "--from-scratch" in err
 
 
 @pytest.mark.parametrize(
