@@ -34,9 +34,13 @@ class Check:
         """True when the value satisfies the target (a NaN value never does)."""
         return not math.isnan(self.value) and OPS[self.op](self.value, self.bound)
 
+    def target(self) -> str:
+        """``op bound``, e.g. ``≤ 1.1``."""
+        return f"{self.op.replace('<=', '≤').replace('>=', '≥')} {self.bound:g}"
+
     def text(self) -> str:
         """``what op bound`` for the table."""
-        return f"{self.what} {self.op.replace('<=', '≤').replace('>=', '≥')} {self.bound:g}"
+        return f"{self.what} {self.target()}"
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Row:
         agreement: Spearman rank correlation of the map with the method's reference map (None if no map).
         value: a non-time figure (images/s, MiB, %), with ``unit``.
         unit: unit of ``value``.
-        peak_mib: peak resident memory of the benchmark process while this ran, MiB.
+        peak_mib: how much the benchmark process's resident memory rose while this ran, at peak, MiB.
         runs_s: every timed run behind ``time_s`` (JSON only: shows how noisy the machine was).
         checks: the targets this row is judged on.
         note: why a target is missed, or what to keep in mind.
@@ -117,8 +121,8 @@ def _time(t: float | None) -> str:
 def _verdict(row: Row) -> str:
     if row.met is None:
         return ""
-    marks = "; ".join(f"{c.text()}: {_num(c.value, '.3g')}" for c in row.checks)
-    return ("✅ " if row.met else "❌ MISSED ") + marks
+    marks = "; ".join(f"{c.text()}: {_num(c.value, '.3g')} {'✅' if c.met else '❌'}" for c in row.checks)
+    return ("met: " if row.met else "**MISSED**: ") + marks
 
 
 def model_table(result: ModelResult) -> list[str]:
@@ -133,7 +137,7 @@ def model_table(result: ModelResult) -> list[str]:
         lines += [f"Forward pass at the start / end of this model's run: {_time(facts['forward_start_s'])} / "
                   f"{_time(facts['forward_end_s'])} (a large difference means the machine's speed changed)."]
     lines.append("")
-    lines += ["| id | what | time | × forward | Spearman vs ref | value | peak RSS | target | note |",
+    lines += ["| id | what | time | × forward | Spearman vs ref | value | extra RSS | target | note |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in result.rows:
         value = f"{_num(r.value, '.4g')} {r.unit}".strip() if r.value is not None else "—"

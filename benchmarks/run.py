@@ -1,6 +1,6 @@
 """The one benchmark command: speed of explanations and evaluations against the obvious alternatives.
 
-Usage (from the repo root; about 15 minutes per ViT-Base-sized model on 2 cores, ``--quick`` about half)::
+Usage (from the repo root; about 8 minutes on 2 idle cores for both models, ``--quick`` about 6)::
 
     python -m benchmarks.run [--quick] [--out benchmarks] [--models base,bundled]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import statistics
@@ -24,8 +25,8 @@ class Timing:
         median_s: median over ``runs_s`` (seconds, > 0).
         runs_s: every timed run, in order (warm-up runs excluded).
         value: what the last call returned (so a measured result can also be checked).
-        peak_mib: peak resident memory of this process during the calls, MiB (None where the kernel
-            cannot reset the high-water mark).
+        peak_mib: how far resident memory rose above its level at the start of the calls, at peak, MiB (the
+            work's own memory; None where the high-water mark cannot be reset).
     """
 
     median_s: float
@@ -69,17 +70,18 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}.")
     gc.collect()  # once: a collection costs seconds with torch + transformers + streamlit loaded
-    can_reset = reset_peak_rss()
+    base = peak_rss_mib("VmRSS") if reset_peak_rss() else None
+    extra = lambda: None if base is None else max(0.0, peak_rss_mib() - base)  # noqa: E731
     first_s, value = _timed(fn)
     if slow_s is not None and first_s >= slow_s:
-        return Timing(first_s, (first_s,), value, peak_rss_mib() if can_reset else None)
+        return Timing(first_s, (first_s,), value, extra())
     runs = [] if warmup > 0 else [first_s]  # without warm-up the first call is a timed run
     for _ in range(warmup - 1):
         fn()
     while len(runs) < repeats:
         run_s, value = _timed(fn)
         runs.append(run_s)
-    return Timing(statistics.median(runs), tuple(runs), value, peak_rss_mib() if can_reset else None)
+    return Timing(statistics.median(runs), tuple(runs), value, extra())
 
 
 def measure_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
@@ -126,22 +128,31 @@ def _timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def reset_peak_rss() -> bool:
-    """Reset this process's peak-RSS mark (Linux ``clear_refs`` 5); False where that is not possible."""
+    """Hand freed heap back to the OS, then reset this process's peak-RSS mark to the current RSS.
+
+    Without the trim, memory an earlier, larger model freed stays resident and every later peak starts from
+    it. Uses glibc ``malloc_trim`` and Linux ``clear_refs`` 5; returns False where either is missing.
+    """
     try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
+    except (OSError, AttributeError):
         return False
     return True
 
 
-def peak_rss_mib() -> float | None:
-    """Peak resident memory of this process since start or the last reset, MiB (``VmHWM``); None off Linux."""
+def peak_rss_mib(field: str = "VmHWM") -> float | None:
+    """Peak resident memory of this process since start or the last reset, MiB (``VmHWM``); None off Linux.
+
+    Args:
+        field: the /proc/self/status field; ``"VmRSS"`` gives the current resident memory instead.
+    """
     try:
         text = Path("/proc/self/status").read_text()
     except OSError:
         return None
     for line in text.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return None
 

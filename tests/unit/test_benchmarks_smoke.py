@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks import bench_explain
-from benchmarks.hardware import read_clock_ghz, vit_forward_macs
-from benchmarks.report import JSON_FILE, MARKDOWN_FILE, SCHEMA_VERSION, Check
+from benchmarks import bench_explain, notes
+from benchmarks.hardware import choose_peak, read_clock_ghz, vit_forward_macs
+from benchmarks.report import JSON_FILE, MARKDOWN_FILE, SCHEMA_VERSION, Check, ModelResult, Row
 from benchmarks.run import expected_ids, parse_args, run
 from benchmarks.subjects import TINY_OVERRIDES
 from benchmarks.timing import measure
@@ -55,6 +55,32 @@ def test_clock_is_read_from_cpu_mhz_then_model_name():
     assert read_clock_ghz("model name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n")[0] == pytest.approx(2.0)
     with pytest.raises(RuntimeError, match="FLOP bound"):
         read_clock_ghz("model name\t: mystery\n")
+
+
+def test_peak_is_raised_only_when_a_measured_gemm_beats_it():
+    assert choose_peak(2, 2.1, gemm=100.0)[0] == pytest.approx(2 * 32 * 2.1)  # the formula holds
+    peak, note = choose_peak(2, 2.1, gemm=200.0)
+    assert peak == pytest.approx(2 * 64 * 2.1) and "two AVX-512 FMA ports" in note
+    peak, note = choose_peak(2, 2.1, gemm=300.0)
+    assert peak == 300.0 and "turbo" in note
+    for gemm in (50.0, 150.0, 290.0, 400.0):
+        assert choose_peak(2, 2.1, gemm)[0] >= gemm  # never a "bound" the hardware beats
+
+
+def test_missed_targets_get_the_reason_for_their_model_size():
+    def result(forward_s):
+        row = Row("predict_rollout", "forward", "x", checks=[Check("× forward", 1.3, "<=", 1.1)])
+        met = Row("panel.cached", "panel", "y", checks=[Check("seconds", 0.001, "<=", 0.05)])
+        return ModelResult("m", "src", [row, met], facts={"forward_start_s": forward_s})
+
+    small, large = result(0.004), result(0.2)
+    notes.annotate(small)
+    notes.annotate(large)
+    key = ("predict_rollout", "× forward")
+    small_note, large_note = small.rows[0].note, large.rows[0].note
+    assert notes.SMALL_MODEL_NOTES[key] in small_note and notes.MISS_NOTES[key] not in small_note
+    assert notes.MISS_NOTES[key] in large_note and notes.SMALL_MODEL_NOTES[key] not in large_note
+    assert small.rows[1].note == large.rows[1].note == ""  # met targets get no excuse
 
 
 def test_check_verdicts_and_nan_never_meets():
