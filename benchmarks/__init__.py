@@ -16,7 +16,9 @@ import logging
 
 from streamlit.logger import get_logger
 
-BARE_MODE_LOGGERS = ("streamlit.runtime.caching.cache_data_api",
-                     "streamlit.runtime.scriptrunner_utils.script_run_context")
+BARE_MODE_LOGGERS = (
+    "streamlit.runtime.caching.cache_data_api",
+    "streamlit.runtime.scriptrunner_utils.script_run_context",
+)
 for _name in BARE_MODE_LOGGERS:
     get_logger(_name).setLevel(logging.ERROR)

@@ -23,8 +23,14 @@ LIBRARY_SEED = 0
 
 
 def _heat(raw: torch.Tensor, x: torch.Tensor, method: str, target: int, grid: str, params: dict) -> Heatmap:
-    return heatmap_from_raw(raw.detach().to(torch.float64).numpy(), grid=grid, method=method, target=target,
-                            input_size=tuple(x.shape[-2:]), params=params)
+    return heatmap_from_raw(
+        raw.detach().to(torch.float64).numpy(),
+        grid=grid,
+        method=method,
+        target=target,
+        input_size=tuple(x.shape[-2:]),
+        params=params,
+    )
 
 
 def captum_ig(model: ViTForImageClassification, x: torch.Tensor, target: int) -> Heatmap:
@@ -64,8 +70,12 @@ def captum_occlusion(model: ViTForImageClassification, x: torch.Tensor, target: 
     stride = library_occlusion_stride(model)
     with torch.no_grad():
         attr = Occlusion(logits_forward(model)).attribute(
-            x, sliding_window_shapes=(3, p, p), strides=(3, stride, stride), target=target,
-            baselines=make_baseline(x, "min", p))
+            x,
+            sliding_window_shapes=(3, p, p),
+            strides=(3, stride, stride),
+            target=target,
+            baselines=make_baseline(x, "min", p),
+        )
     return _heat(attr[0, 0], x, occlusion.NAME, target, "input", {"window": p, "stride": stride})
 
 

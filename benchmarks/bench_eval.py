@@ -37,8 +37,9 @@ def pipeline_loop(pipe: Pipeline, paths: list[Path]) -> list[str]:
     return [pipe(str(p), top_k=1)[0]["label"] for p in paths]
 
 
-def run_eval(classifier: Classifier, model_dir: Path, paths: list[Path], where: str, s: Settings
-             ) -> list[Row]:
+def run_eval(
+    classifier: Classifier, model_dir: Path, paths: list[Path], where: str, s: Settings
+) -> list[Row]:
     """Images per second of fp32 and int8 ``predict_paths`` and of the pipeline loop on the same files.
 
     Args:
@@ -47,9 +48,11 @@ def run_eval(classifier: Classifier, model_dir: Path, paths: list[Path], where: 
     """
     n, bs = len(paths), s.eval_batch_size
     int8_classifier, pipe = quantize_int8(classifier), make_pipeline(model_dir)
-    for warm in (lambda: predict_paths(classifier, paths[:2], bs, progress=False),
-                 lambda: predict_paths(int8_classifier, paths[:2], bs, progress=False),
-                 lambda: pipeline_loop(pipe, paths[:2])):
+    for warm in (
+        lambda: predict_paths(classifier, paths[:2], bs, progress=False),
+        lambda: predict_paths(int8_classifier, paths[:2], bs, progress=False),
+        lambda: pipeline_loop(pipe, paths[:2]),
+    ):
         warm()
     # One timed pass over all images each (warmup=0: the warm-up on two images was done above).
     fp32 = measure(lambda: predict_paths(classifier, paths, bs, progress=False), 1, 0)
@@ -61,17 +64,37 @@ def run_eval(classifier: Classifier, model_dir: Path, paths: list[Path], where: 
     pipe_same = float(np.mean([a == b for a, b in zip(pipe_labels, loop.value, strict=True)]))
     rate = lambda t: n / t.median_s  # noqa: E731 - images per second
     return [
-        Row("eval.pipeline", SECTION, f"HF pipeline('image-classification') loop, 1 call per image; {where}",
-            loop.median_s, value=rate(loop), unit="images/s",
-            note=f"no brain crop (the pipeline cannot); same top label as predict_paths on {pipe_same:.0%}"),
-        Row("eval.fp32", SECTION, f"model.evaluate.predict_paths, fp32, batch {bs} (+ decode, brain crop)",
-            fp32.median_s, value=rate(fp32), unit="images/s",
-            checks=[Check("× pipeline throughput", rate(fp32) / rate(loop), ">=", MIN_SPEEDUP)]),
-        Row("eval.int8", SECTION, f"predict_paths on quantize_int8 (dynamic int8 Linear), batch {bs}",
-            int8.median_s, value=rate(int8), unit="images/s",
-            checks=[Check("× pipeline throughput", rate(int8) / rate(loop), ">=", MIN_SPEEDUP),
-                    Check("top-1 agreement with fp32", same, ">=", INT8_MIN_AGREEMENT)],
-            note=f"int8 and fp32 predict the same class on {same:.1%} of the {n} images"),
+        Row(
+            "eval.pipeline",
+            SECTION,
+            f"HF pipeline('image-classification') loop, 1 call per image; {where}",
+            loop.median_s,
+            value=rate(loop),
+            unit="images/s",
+            note=f"no brain crop (the pipeline cannot); same top label as predict_paths on {pipe_same:.0%}",
+        ),
+        Row(
+            "eval.fp32",
+            SECTION,
+            f"model.evaluate.predict_paths, fp32, batch {bs} (+ decode, brain crop)",
+            fp32.median_s,
+            value=rate(fp32),
+            unit="images/s",
+            checks=[Check("× pipeline throughput", rate(fp32) / rate(loop), ">=", MIN_SPEEDUP)],
+        ),
+        Row(
+            "eval.int8",
+            SECTION,
+            f"predict_paths on quantize_int8 (dynamic int8 Linear), batch {bs}",
+            int8.median_s,
+            value=rate(int8),
+            unit="images/s",
+            checks=[
+                Check("× pipeline throughput", rate(int8) / rate(loop), ">=", MIN_SPEEDUP),
+                Check("top-1 agreement with fp32", same, ">=", INT8_MIN_AGREEMENT),
+            ],
+            note=f"int8 and fp32 predict the same class on {same:.1%} of the {n} images",
+        ),
     ]
 
 

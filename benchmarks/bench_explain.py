@@ -55,25 +55,61 @@ class Comparison:
 
 
 COMPARISONS = (
-    Comparison("integrated_gradients", "Captum IntegratedGradients defaults: 50 steps, no internal batching",
-               alternatives.captum_ig, "project method with the reference step count",
-               lambda s: {"n_steps": s.ig_reference_steps, "internal_batch_size": REFERENCE_BATCH}, 2.0, 0.9),
-    Comparison("gradient_shap", "Captum GradientShap defaults: 5 draws, stdevs 0",
-               alternatives.captum_gradient_shap, "project method with many draws (another seed)",
-               lambda s: {"n_samples": s.shap_reference_samples, "seed": REFERENCE_SEED,
-                          "internal_batch_size": REFERENCE_BATCH}),
-    Comparison("smoothgrad", "Captum NoiseTunnel(Saliency) defaults: 5 copies, noise sigma 1.0",
-               alternatives.captum_smoothgrad, "project method with many noisy copies (another seed)",
-               lambda s: {"n_samples": s.smoothgrad_reference_samples, "seed": REFERENCE_SEED,
-                          "internal_batch_size": REFERENCE_BATCH}),
-    Comparison("occlusion", "Captum Occlusion: patch-sized window sliding at half a patch, 1 window/pass",
-               alternatives.captum_occlusion, "library", None, 3.0, 0.8,
-               note="reference = the sliding-window map (same windows, finer stride), summed per patch"),
-    Comparison("gradcam", "pytorch-grad-cam ViT recipe: hook on layers[-1].layernorm_before, full pass",
-               alternatives.hooked_gradcam, "library",
-               note="same quantity computed two ways: agreement checks the project's hook-free re-run"),
-    Comparison("gradient_rollout", "", None, "",
-               note="no library default (Chefer et al.'s code is the same one backward pass); deterministic"),
+    Comparison(
+        "integrated_gradients",
+        "Captum IntegratedGradients defaults: 50 steps, no internal batching",
+        alternatives.captum_ig,
+        "project method with the reference step count",
+        lambda s: {"n_steps": s.ig_reference_steps, "internal_batch_size": REFERENCE_BATCH},
+        2.0,
+        0.9,
+    ),
+    Comparison(
+        "gradient_shap",
+        "Captum GradientShap defaults: 5 draws, stdevs 0",
+        alternatives.captum_gradient_shap,
+        "project method with many draws (another seed)",
+        lambda s: {
+            "n_samples": s.shap_reference_samples,
+            "seed": REFERENCE_SEED,
+            "internal_batch_size": REFERENCE_BATCH,
+        },
+    ),
+    Comparison(
+        "smoothgrad",
+        "Captum NoiseTunnel(Saliency) defaults: 5 copies, noise sigma 1.0",
+        alternatives.captum_smoothgrad,
+        "project method with many noisy copies (another seed)",
+        lambda s: {
+            "n_samples": s.smoothgrad_reference_samples,
+            "seed": REFERENCE_SEED,
+            "internal_batch_size": REFERENCE_BATCH,
+        },
+    ),
+    Comparison(
+        "occlusion",
+        "Captum Occlusion: patch-sized window sliding at half a patch, 1 window/pass",
+        alternatives.captum_occlusion,
+        "library",
+        None,
+        3.0,
+        0.8,
+        note="reference = the sliding-window map (same windows, finer stride), summed per patch",
+    ),
+    Comparison(
+        "gradcam",
+        "pytorch-grad-cam ViT recipe: hook on layers[-1].layernorm_before, full pass",
+        alternatives.hooked_gradcam,
+        "library",
+        note="same quantity computed two ways: agreement checks the project's hook-free re-run",
+    ),
+    Comparison(
+        "gradient_rollout",
+        "",
+        None,
+        "",
+        note="no library default (Chefer et al.'s code is the same one backward pass); deterministic",
+    ),
 )
 
 
@@ -100,8 +136,9 @@ def _params(heat: Heatmap) -> str:
     return ", ".join(f"{k}={v}" for k, v in shown.items()) or "no parameters"
 
 
-def time_pair(first: Callable[[], object], second: Callable[[], object], s: Settings
-              ) -> tuple[Timing, Timing]:
+def time_pair(
+    first: Callable[[], object], second: Callable[[], object], s: Settings
+) -> tuple[Timing, Timing]:
     """Time two ways of doing the same work.
 
     One call each first (warm-up and peak memory); when both are fast, then alternating rounds, so that a
@@ -114,8 +151,9 @@ def time_pair(first: Callable[[], object], second: Callable[[], object], s: Sett
     return tuple(replace(timed[k], peak_mib=t.peak_mib) for k, t in zip("ab", probes, strict=True))
 
 
-def compare_method(c: Comparison, classifier: Classifier, x: torch.Tensor, target: int, fwd: Timing,
-                   s: Settings) -> list[Row]:
+def compare_method(
+    c: Comparison, classifier: Classifier, x: torch.Tensor, target: int, fwd: Timing, s: Settings
+) -> list[Row]:
     """Time the project default, the library default and the reference of one method; rank-correlate maps."""
     model, p = classifier.model, patch_size_of(classifier.model)
     label = EXPLAINERS[c.method].label
@@ -124,22 +162,47 @@ def compare_method(c: Comparison, classifier: Classifier, x: torch.Tensor, targe
         proj = measure(project_fn, s.repeats, s.warmup, s.slow_s)
     else:
         proj, lib = time_pair(project_fn, lambda: c.library_fn(model, x, target), s)
-    project_row = Row(f"{c.method}.project", SECTION, f"{label}, project defaults ({_params(proj.value)})",
-                      proj.median_s, proj.median_s / fwd.median_s, peak_mib=proj.peak_mib, runs_s=proj.runs_s,
-                      note=c.note)
+    project_row = Row(
+        f"{c.method}.project",
+        SECTION,
+        f"{label}, project defaults ({_params(proj.value)})",
+        proj.median_s,
+        proj.median_s / fwd.median_s,
+        peak_mib=proj.peak_mib,
+        runs_s=proj.runs_s,
+        note=c.note,
+    )
     rows = [project_row]
     if c.library_fn is None:
         return rows
-    rows.append(Row(f"{c.method}.library", SECTION, c.library, lib.median_s, lib.median_s / fwd.median_s,
-                    peak_mib=lib.peak_mib, runs_s=lib.runs_s))
+    rows.append(
+        Row(
+            f"{c.method}.library",
+            SECTION,
+            c.library,
+            lib.median_s,
+            lib.median_s / fwd.median_s,
+            peak_mib=lib.peak_mib,
+            runs_s=lib.runs_s,
+        )
+    )
     if c.reference_params is None:  # the library's map is the reference
         ref_map = lib.value
         rows[-1].agreement, rows[-1].note = 1.0, "this map is the reference"
     else:
         ref = measure(lambda: safe_explain(c.method, model, x, target, **c.reference_params(s)), 1, 0)
         ref_map = ref.value
-        rows.append(Row(f"{c.method}.reference", SECTION, f"reference: {c.reference} ({_params(ref_map)})",
-                        ref.median_s, ref.median_s / fwd.median_s, agreement=1.0, peak_mib=ref.peak_mib))
+        rows.append(
+            Row(
+                f"{c.method}.reference",
+                SECTION,
+                f"reference: {c.reference} ({_params(ref_map)})",
+                ref.median_s,
+                ref.median_s / fwd.median_s,
+                agreement=1.0,
+                peak_mib=ref.peak_mib,
+            )
+        )
         rows[1].agreement = agreement(lib.value, ref_map, p)
         rows[1].note = _patch_note(lib.value, ref_map, p)
     speedup = lib.median_s / proj.median_s

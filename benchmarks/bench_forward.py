@@ -40,8 +40,9 @@ def bound_seconds(classifier: Classifier, machine: Machine) -> tuple[float, floa
     return flops, flops / (machine.peak_gflops * 1e9)
 
 
-def run_forward(classifier: Classifier, model_dir: str, x: torch.Tensor, machine: Machine, s: Settings
-                ) -> tuple[list[Row], Timing]:
+def run_forward(
+    classifier: Classifier, model_dir: str, x: torch.Tensor, machine: Machine, s: Settings
+) -> tuple[list[Row], Timing]:
     """Measure the forward-section rows (fp32, attentions + rollout and int8 in alternating rounds).
 
     Args:
@@ -53,32 +54,72 @@ def run_forward(classifier: Classifier, model_dir: str, x: torch.Tensor, machine
         The rows and the forward-pass :class:`Timing` every other ratio refers to.
     """
     int8 = quantize_int8(classifier)
-    timed = measure_interleaved({"fwd": lambda: forward_pass(classifier, x),
-                                 "both": lambda: predict_with_rollout(classifier, x),
-                                 "q": lambda: forward_pass(int8, x)}, s.repeats, s.warmup)
+    timed = measure_interleaved(
+        {
+            "fwd": lambda: forward_pass(classifier, x),
+            "both": lambda: predict_with_rollout(classifier, x),
+            "q": lambda: forward_pass(int8, x),
+        },
+        s.repeats,
+        s.warmup,
+    )
     fwd, both, q = timed["fwd"], timed["both"], timed["q"]
     ratio = lambda t: t.median_s / fwd.median_s  # noqa: E731 - local shorthand
     load = measure(lambda: load_classifier(model_dir), max(1, s.repeats // 2), 1, s.slow_s)
     flops, bound_s = bound_seconds(classifier, machine)
     nominal_s = flops / (machine.nominal_peak_gflops * 1e9)
     rows = [
-        Row("forward", SECTION, "one forward pass, fp32, batch 1 (no attentions)", fwd.median_s, 1.0,
-            value=flops / fwd.median_s / 1e9, unit="GFLOP/s", runs_s=fwd.runs_s,
-            checks=[Check("× FLOP bound", fwd.median_s / bound_s, "<=", FP32_MAX_BOUND_RATIO)]),
-        Row("flop_bound", SECTION, f"FLOP bound: {flops / 1e9:.2f} GFLOP ({flops / 2e9:.2f} G multiply-adds "
-            f"x 2) at {machine.peak_gflops:.1f} GFLOP/s", bound_s, bound_s / fwd.median_s, value=flops / 1e9,
-            unit="GFLOP", note=f"peak: {machine.peak_note}; with the issue's nominal "
+        Row(
+            "forward",
+            SECTION,
+            "one forward pass, fp32, batch 1 (no attentions)",
+            fwd.median_s,
+            1.0,
+            value=flops / fwd.median_s / 1e9,
+            unit="GFLOP/s",
+            runs_s=fwd.runs_s,
+            checks=[Check("× FLOP bound", fwd.median_s / bound_s, "<=", FP32_MAX_BOUND_RATIO)],
+        ),
+        Row(
+            "flop_bound",
+            SECTION,
+            f"FLOP bound: {flops / 1e9:.2f} GFLOP ({flops / 2e9:.2f} G multiply-adds "
+            f"x 2) at {machine.peak_gflops:.1f} GFLOP/s",
+            bound_s,
+            bound_s / fwd.median_s,
+            value=flops / 1e9,
+            unit="GFLOP",
+            note=f"peak: {machine.peak_note}; with the issue's nominal "
             f"{machine.nominal_peak_gflops:.1f} GFLOP/s the bound would be {nominal_s * 1e3:.1f} ms and the "
-            f"forward pass {fwd.median_s / nominal_s:.2f}x it"),
-        Row("forward.int8", SECTION, "one forward pass, dynamic int8 Linear layers (evaluate.quantize_int8)",
-            q.median_s, ratio(q), value=flops / q.median_s / 1e9, unit="GFLOP/s (fp32-equivalent)",
+            f"forward pass {fwd.median_s / nominal_s:.2f}x it",
+        ),
+        Row(
+            "forward.int8",
+            SECTION,
+            "one forward pass, dynamic int8 Linear layers (evaluate.quantize_int8)",
+            q.median_s,
+            ratio(q),
+            value=flops / q.median_s / 1e9,
+            unit="GFLOP/s (fp32-equivalent)",
             runs_s=q.runs_s,
             checks=[Check("× FLOP bound", q.median_s / bound_s, "<=", INT8_MAX_BOUND_RATIO)],
-            note="bound = the fp32 peak; prediction agreement with fp32 is in the evaluation section"),
-        Row("predict_rollout", SECTION, "prediction + attention rollout from one eager pass (attentions out)",
-            both.median_s, ratio(both), runs_s=both.runs_s,
-            checks=[Check("× forward", ratio(both), "<=", ROLLOUT_MAX_RATIO)]),
-        Row("load", SECTION, "load_classifier from the saved folder (cold read, fingerprint)", load.median_s,
-            ratio(load)),
+            note="bound = the fp32 peak; prediction agreement with fp32 is in the evaluation section",
+        ),
+        Row(
+            "predict_rollout",
+            SECTION,
+            "prediction + attention rollout from one eager pass (attentions out)",
+            both.median_s,
+            ratio(both),
+            runs_s=both.runs_s,
+            checks=[Check("× forward", ratio(both), "<=", ROLLOUT_MAX_RATIO)],
+        ),
+        Row(
+            "load",
+            SECTION,
+            "load_classifier from the saved folder (cold read, fingerprint)",
+            load.median_s,
+            ratio(load),
+        ),
     ]
     return rows, fwd

@@ -44,8 +44,9 @@ def peak_rss_subprocess(model_dir: Path, scan: Path, eval_dir: str, imports_only
     """
     cmd = [sys.executable, "-m", "benchmarks.bench_memory", str(model_dir), str(scan), "--eval-dir", eval_dir]
     cmd += ["--imports-only"] if imports_only else []
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
-                          check=False)
+    done = subprocess.run(
+        cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"memory subprocess failed ({done.returncode}): {done.stderr[-800:]}")
     return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mib"])
@@ -56,10 +57,21 @@ def run_memory(model_dir: Path, scan: Path, eval_dir: str) -> list[Row]:
     full = peak_rss_subprocess(model_dir, scan, eval_dir, imports_only=False)
     base = peak_rss_subprocess(model_dir, scan, eval_dir, imports_only=True)
     return [
-        Row("memory.dashboard", SECTION, "peak RSS: dashboard resources + model + default Explain panel",
-            value=full, unit="MiB", note=f"{full - base:.0f} MiB more than after the imports alone"),
-        Row("memory.imports", SECTION, "peak RSS: same process after importing dashboard.resources only",
-            value=base, unit="MiB"),
+        Row(
+            "memory.dashboard",
+            SECTION,
+            "peak RSS: dashboard resources + model + default Explain panel",
+            value=full,
+            unit="MiB",
+            note=f"{full - base:.0f} MiB more than after the imports alone",
+        ),
+        Row(
+            "memory.imports",
+            SECTION,
+            "peak RSS: same process after importing dashboard.resources only",
+            value=base,
+            unit="MiB",
+        ),
     ]
 
 

@@ -31,6 +31,8 @@ from model.input_check import InputReferenceError
 SECTION = "panel"
 FIRST_ANSWER_MAX_RATIO = 1.5
 CACHED_MAX_S = 0.050
+
+
 @dataclass(frozen=True)
 class PanelTimes:
     """Seconds from the start of one panel run to its first answer and to its last default map."""
@@ -68,8 +70,9 @@ def render_figures(scan_image: Image.Image, shown: list) -> int:
     look = shown[0]
     records = [look.rollout] + list(shown[1:])
     figs = [figures.build_colourbar_figure()]
-    figs += [figures.build_map_figure(scan_image, r, look.geometry, EXPLAINERS[r.method].label)
-             for r in records]
+    figs += [
+        figures.build_map_figure(scan_image, r, look.geometry, EXPLAINERS[r.method].label) for r in records
+    ]
     size = 0
     for fig in figs:
         buf = io.BytesIO()
@@ -110,21 +113,49 @@ def run_panel_rows(source: str, data: bytes, eval_dir: str, fwd: Timing, s: Sett
     methods = ", ".join(DEFAULT_METHODS)
     ratio = first_s / fwd.median_s
     return [
-        Row("panel.first_visit", SECTION, f"first visit: model load + cold panel ({methods})",
-            first_visit_s, first_visit_s / fwd.median_s, note=f"of which panel {visit.total_s:.2f} s"),
-        Row("panel.first_answer", SECTION, "cold: scan decode + temperature + first_look_cached "
-            "(prediction, TTA spread, rollout map)", first_s, ratio,
+        Row(
+            "panel.first_visit",
+            SECTION,
+            f"first visit: model load + cold panel ({methods})",
+            first_visit_s,
+            first_visit_s / fwd.median_s,
+            note=f"of which panel {visit.total_s:.2f} s",
+        ),
+        Row(
+            "panel.first_answer",
+            SECTION,
+            "cold: scan decode + temperature + first_look_cached (prediction, TTA spread, rollout map)",
+            first_s,
+            ratio,
             runs_s=tuple(r.first_s for r in cold),
-            checks=[Check("× forward", ratio, "<=", FIRST_ANSWER_MAX_RATIO)]),
-        Row("panel.cold", SECTION, f"cold: whole default panel ({methods}; + input-quality check)", total_s,
-            total_s / fwd.median_s, runs_s=tuple(r.total_s for r in cold),
-            note="slow methods stream in after this under st.status (explain_view)"),
-        Row("panel.cached", SECTION, "cached: same calls again (st.cache_data lookups only)", cached.median_s,
-            cached.median_s / fwd.median_s, runs_s=cached.runs_s,
-            checks=[Check("seconds", cached.median_s, "<=", CACHED_MAX_S)]),
-        Row("panel.render", SECTION, f"drawing: {len(shown)} map figures + colour bar rasterised to PNG "
-            "(not cached; every rerun)", render.median_s, render.median_s / fwd.median_s,
-            note="what st.pyplot adds on top of the cached lookups"),
+            checks=[Check("× forward", ratio, "<=", FIRST_ANSWER_MAX_RATIO)],
+        ),
+        Row(
+            "panel.cold",
+            SECTION,
+            f"cold: whole default panel ({methods}; + input-quality check)",
+            total_s,
+            total_s / fwd.median_s,
+            runs_s=tuple(r.total_s for r in cold),
+            note="slow methods stream in after this under st.status (explain_view)",
+        ),
+        Row(
+            "panel.cached",
+            SECTION,
+            "cached: same calls again (st.cache_data lookups only)",
+            cached.median_s,
+            cached.median_s / fwd.median_s,
+            runs_s=cached.runs_s,
+            checks=[Check("seconds", cached.median_s, "<=", CACHED_MAX_S)],
+        ),
+        Row(
+            "panel.render",
+            SECTION,
+            f"drawing: {len(shown)} map figures + colour bar rasterised to PNG (not cached; every rerun)",
+            render.median_s,
+            render.median_s / fwd.median_s,
+            note="what st.pyplot adds on top of the cached lookups",
+        ),
     ]
 
 

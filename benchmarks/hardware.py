@@ -146,14 +146,20 @@ def choose_peak(cores: int, clock_ghz: float, gemm: float) -> tuple[float, str]:
     dual = cores * DUAL_FMA_FP32_FLOP_PER_CYCLE * clock_ghz
     if gemm <= nominal:
         return nominal, f"{cores} cores x {NOMINAL_FP32_FLOP_PER_CYCLE} FP32 FLOP/cycle x {clock_ghz:.2f} GHz"
-    beaten = (f"a measured fp32 GEMM ({gemm:.0f} GFLOP/s) beats the issue's {cores} x "
-              f"{NOMINAL_FP32_FLOP_PER_CYCLE} FLOP/cycle x {clock_ghz:.2f} GHz = {nominal:.1f} GFLOP/s")
+    beaten = (
+        f"a measured fp32 GEMM ({gemm:.0f} GFLOP/s) beats the issue's {cores} x "
+        f"{NOMINAL_FP32_FLOP_PER_CYCLE} FLOP/cycle x {clock_ghz:.2f} GHz = {nominal:.1f} GFLOP/s"
+    )
     if gemm <= dual:
-        return dual, (f"{beaten}, so the cores have two AVX-512 FMA ports: {cores} x "
-                      f"{DUAL_FMA_FP32_FLOP_PER_CYCLE} x {clock_ghz:.2f} GHz = {dual:.1f} GFLOP/s")
-    return gemm, (f"{beaten} and even {DUAL_FMA_FP32_FLOP_PER_CYCLE} FLOP/cycle ({dual:.1f} GFLOP/s), so the "
-                  f"cores run above the reported clock (turbo, >= {gemm / dual * clock_ghz:.2f} GHz): the "
-                  "measured GEMM rate is used as the peak")
+        return dual, (
+            f"{beaten}, so the cores have two AVX-512 FMA ports: {cores} x "
+            f"{DUAL_FMA_FP32_FLOP_PER_CYCLE} x {clock_ghz:.2f} GHz = {dual:.1f} GFLOP/s"
+        )
+    return gemm, (
+        f"{beaten} and even {DUAL_FMA_FP32_FLOP_PER_CYCLE} FLOP/cycle ({dual:.1f} GFLOP/s), so the "
+        f"cores run above the reported clock (turbo, >= {gemm / dual * clock_ghz:.2f} GHz): the "
+        "measured GEMM rate is used as the peak"
+    )
 
 
 def describe_machine(threads: int, quick: bool) -> Machine:

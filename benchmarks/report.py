@@ -100,8 +100,13 @@ class ModelResult:
 
     def to_dict(self) -> dict:
         """JSON-ready copy."""
-        return {"name": self.name, "source": self.source, "skipped": self.skipped, "facts": self.facts,
-                "rows": [r.to_dict() for r in self.rows]}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "skipped": self.skipped,
+            "facts": self.facts,
+            "rows": [r.to_dict() for r in self.rows],
+        }
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -131,18 +136,33 @@ def model_table(result: ModelResult) -> list[str]:
     if result.skipped:
         return lines + ["", f"Skipped: {result.skipped}", ""]
     facts = result.facts
-    lines += [f"Input for the maps and the panel: {facts.get('input')}, explaining class "
-              f"{facts.get('explained_class')}; weights fingerprint `{facts.get('fingerprint')}`."]
+    lines += [
+        f"Input for the maps and the panel: {facts.get('input')}, explaining class "
+        f"{facts.get('explained_class')}; weights fingerprint `{facts.get('fingerprint')}`."
+    ]
     if "forward_end_s" in facts:
-        lines += [f"Forward pass at the start / end of this model's run: {_time(facts['forward_start_s'])} / "
-                  f"{_time(facts['forward_end_s'])} (a large difference means the machine's speed changed)."]
+        lines += [
+            f"Forward pass at the start / end of this model's run: {_time(facts['forward_start_s'])} / "
+            f"{_time(facts['forward_end_s'])} (a large difference means the machine's speed changed)."
+        ]
     lines.append("")
-    lines += ["| id | what | time | × forward | Spearman vs ref | value | extra RSS | target | note |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| id | what | time | × forward | Spearman vs ref | value | extra RSS | target | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result.rows:
         value = f"{_num(r.value, '.4g')} {r.unit}".strip() if r.value is not None else "—"
-        cells = [f"`{r.id}`", r.what, _time(r.time_s), _num(r.ratio, ".2f"), _num(r.agreement, ".3f"), value,
-                 f"{_num(r.peak_mib, '.0f')} MiB" if r.peak_mib else "—", _verdict(r), r.note]
+        cells = [
+            f"`{r.id}`",
+            r.what,
+            _time(r.time_s),
+            _num(r.ratio, ".2f"),
+            _num(r.agreement, ".3f"),
+            value,
+            f"{_num(r.peak_mib, '.0f')} MiB" if r.peak_mib else "—",
+            _verdict(r),
+            r.note,
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return lines + [""]
 

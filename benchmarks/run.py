@@ -83,8 +83,12 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
         data = scan.read_bytes()
         return bench_panel.run_panel_rows(str(subject.model_dir), data, eval_dir, state["fwd"], s)
 
-    sections = [("forward", forward), ("explanations", explain), ("panel", panel),
-                ("evaluation", lambda: bench_eval.run_eval(classifier, subject.model_dir, paths, where, s))]
+    sections = [
+        ("forward", forward),
+        ("explanations", explain),
+        ("panel", panel),
+        ("evaluation", lambda: bench_eval.run_eval(classifier, subject.model_dir, paths, where, s)),
+    ]
     if s.with_memory:
         sections.append(("memory", lambda: bench_memory.run_memory(subject.model_dir, scan, eval_dir)))
     ok = True
@@ -94,8 +98,12 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
             if name == "forward" and not ok:
                 break  # every other figure is a ratio to the forward pass
     shown = f"{scan.parent.name}/{scan.name}" if "real" in where else f"{scan.name} (generated phantom)"
-    facts = {"input": shown, "eval_images": where,
-             "explained_class": state.get("target"), "fingerprint": classifier.fingerprint}
+    facts = {
+        "input": shown,
+        "eval_images": where,
+        "explained_class": state.get("target"),
+        "fingerprint": classifier.fingerprint,
+    }
     if "fwd" in state:  # the same forward pass again: a drift shows the machine's speed changed meanwhile
         end = measure(lambda: forward_pass(classifier, x), s.repeats, 1)
         facts |= {"forward_start_s": state["fwd"].median_s, "forward_end_s": end.median_s}
@@ -110,15 +118,23 @@ def _subjects(models: Sequence[str], work: Path, tiny: bool) -> list[Subject | M
         found.append(make_random_subject(work, tiny))
     if "bundled" in models:
         bundled = None if tiny else bundled_subject()
-        found.append(bundled or ModelResult(
-            "bundled model (artifacts/model)", "artifacts/model",
-            skipped="tiny smoke run" if tiny else "artifacts/model is absent: train it first "
-            "(python -m model.train), then rerun this benchmark"))
+        found.append(
+            bundled
+            or ModelResult(
+                "bundled model (artifacts/model)",
+                "artifacts/model",
+                skipped="tiny smoke run"
+                if tiny
+                else "artifacts/model is absent: train it first "
+                "(python -m model.train), then rerun this benchmark",
+            )
+        )
     return found
 
 
-def run(quick: bool = False, tiny: bool = False, out: str | Path = DEFAULT_OUT,
-        models: Sequence[str] = MODELS) -> tuple[Path, bool]:
+def run(
+    quick: bool = False, tiny: bool = False, out: str | Path = DEFAULT_OUT, models: Sequence[str] = MODELS
+) -> tuple[Path, bool]:
     """Run the benchmark and write ``results.json`` + ``RESULTS.md``.
 
     Args:
@@ -146,10 +162,13 @@ def run(quick: bool = False, tiny: bool = False, out: str | Path = DEFAULT_OUT,
                 result, good = bench_subject(item, Path(tmp), machine, s)
                 results.append(result)
                 ok = ok and good
-        header = {"created": started.isoformat(timespec="seconds"), "machine": machine.to_dict(),
-                  "settings": {**vars(s), "description": s.describe()},
-                  "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
-                  "load_average": {"start": load_before, "end": load_average()}}
+        header = {
+            "created": started.isoformat(timespec="seconds"),
+            "machine": machine.to_dict(),
+            "settings": {**vars(s), "description": s.describe()},
+            "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
+            "load_average": {"start": load_before, "end": load_average()},
+        }
         return write_results(out, header, results, notes.preamble(header, results)), ok
     finally:
         torch.set_num_threads(threads_before)

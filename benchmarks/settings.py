@@ -43,15 +43,25 @@ class Settings:
         """The preset for a run: full, ``--quick``, or tiny (quick settings on the tiny model)."""
         if not (quick or tiny):
             return cls()
-        return cls(quick=quick, tiny=tiny, repeats=2 if tiny else 3, warmup=1, ig_reference_steps=64,
-                   shap_reference_samples=48, smoothgrad_reference_samples=32,
-                   n_eval_images=8 if tiny else 16, eval_batch_size=4 if tiny else 16,
-                   threads=1 if tiny else 2)
+        return cls(
+            quick=quick,
+            tiny=tiny,
+            repeats=2 if tiny else 3,
+            warmup=1,
+            ig_reference_steps=64,
+            shap_reference_samples=48,
+            smoothgrad_reference_samples=32,
+            n_eval_images=8 if tiny else 16,
+            eval_batch_size=4 if tiny else 16,
+            threads=1 if tiny else 2,
+        )
 
     def describe(self) -> str:
         """One line for the table's header."""
         mode = "tiny smoke run" if self.tiny else ("quick" if self.quick else "full")
-        return (f"{mode}: median of {self.repeats} timed runs after {self.warmup} warm-up(s) (operations "
-                f"slower than {self.slow_s:g} s: one run); references IG {self.ig_reference_steps} steps, "
-                f"GradientSHAP {self.shap_reference_samples} draws, SmoothGrad "
-                f"{self.smoothgrad_reference_samples} copies; {self.n_eval_images} images for throughput")
+        return (
+            f"{mode}: median of {self.repeats} timed runs after {self.warmup} warm-up(s) (operations "
+            f"slower than {self.slow_s:g} s: one run); references IG {self.ig_reference_steps} steps, "
+            f"GradientSHAP {self.shap_reference_samples} draws, SmoothGrad "
+            f"{self.smoothgrad_reference_samples} copies; {self.n_eval_images} images for throughput"
+        )

@@ -22,8 +22,14 @@ BUNDLED_MODEL = REPO_ROOT / "artifacts" / "model"
 ENV_DATA = "MRI_EXPLAIN_DATA"
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "brain_tumor_dataset"
 # The tiny test ViT of tests/conftest.py (TINY_VIT): 32 px, 8 px patches (4x4 grid), 2 layers, 2 heads.
-TINY_OVERRIDES = dict(image_size=32, patch_size=8, num_hidden_layers=2, hidden_size=32, num_attention_heads=2,
-                      intermediate_size=64)
+TINY_OVERRIDES = dict(
+    image_size=32,
+    patch_size=8,
+    num_hidden_layers=2,
+    hidden_size=32,
+    num_attention_heads=2,
+    intermediate_size=64,
+)
 # Phantom scans are written at a typical size of the real data set (most scans are 200-600 px a side).
 PHANTOM_SIDE = 256
 SEED = 0
@@ -57,8 +63,10 @@ def make_random_subject(work_dir: Path, tiny: bool) -> Subject:
         model = build_classifier("base")
         name, size, call = "ViT-Base-sized (random init)", 224, "build_classifier('base')"
     out = save_classifier(model, PreprocessConfig(image_size=size), work_dir / "model", {"arch": name})
-    origin = (f"{call}, seed {SEED}, {size} px; written with save_classifier to a temporary folder and read "
-              "back with load_classifier")
+    origin = (
+        f"{call}, seed {SEED}, {size} px; written with save_classifier to a temporary folder and read "
+        "back with load_classifier"
+    )
     return Subject(name, out, load_classifier(out), origin)
 
 
@@ -78,8 +86,9 @@ def data_root() -> Path | None:
 
 def real_scan_paths(root: Path, n: int) -> list[Path]:
     """``n`` real scans, alternating yes/no in sorted order (deterministic)."""
-    per_class = [sorted(p for p in (root / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-                 for c in ("yes", "no")]
+    per_class = [
+        sorted(p for p in (root / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) for c in ("yes", "no")
+    ]
     mixed = [p for pair in zip(*per_class, strict=False) for p in pair]
     return mixed[:n]
 

@@ -84,8 +84,9 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int = 1, slow_s: flo
     return Timing(statistics.median(runs), tuple(runs), value, extra())
 
 
-def measure_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
-                        ) -> dict[str, Timing]:
+def measure_interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
+) -> dict[str, Timing]:
     """Time several operations in alternating rounds (A B C A B C ...), so that a slow spell of a shared
     machine lands on all of them alike and their ratios stay fair.
 

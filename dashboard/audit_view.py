@@ -45,8 +45,9 @@ def thumbnail(classifier: Classifier, data_dir: Path, case: str, target: int) ->
         scan = resources.load_scan_cached(sha, data)
     except ScanError as err:
         return f"`{case}` cannot be read: {err}"
-    record = resources.explain_cached(classifier.source, classifier.fingerprint, sha, data, THUMBNAIL_METHOD,
-                                      target, ())
+    record = resources.explain_cached(
+        classifier.source, classifier.fingerprint, sha, data, THUMBNAIL_METHOD, target, ()
+    )
     _, geometry = crop_and_resize(scan.image, classifier.preprocess)
     return figures.build_map_figure(scan.image, record, geometry, case, opacity=THUMBNAIL_OPACITY)
 

@@ -166,11 +166,18 @@ def build_pr_figure(
     fig = _figure(4.6, 4.4)
     ax = fig.subplots()
     if prevalence is not None:
-        ax.axhline(prevalence, linestyle="--", color="grey", linewidth=1,
-                   label=f"no skill ({prevalence:.2f})")
+        ax.axhline(
+            prevalence, linestyle="--", color="grey", linewidth=1, label=f"no skill ({prevalence:.2f})"
+        )
     name = "model" if average_precision is None else f"model (AP {average_precision:.3f})"
-    ax.step(np.asarray(recall, float), np.asarray(precision, float), where="post", color=PALETTE[0],
-            linewidth=2, label=name)
+    ax.step(
+        np.asarray(recall, float),
+        np.asarray(precision, float),
+        where="post",
+        color=PALETTE[0],
+        linewidth=2,
+        label=name,
+    )
     if operating_point is not None:
         _operating_point(ax, *operating_point, threshold)
     _unit_axes(ax, "Recall (sensitivity)", "Precision (positive predictive value)", title)
@@ -215,7 +222,11 @@ def build_reliability_figure(
 
 
 def build_interval_figure(
-    names: Sequence[str], points: ArrayLike, lows: ArrayLike, highs: ArrayLike, title: str = "",
+    names: Sequence[str],
+    points: ArrayLike,
+    lows: ArrayLike,
+    highs: ArrayLike,
+    title: str = "",
     xlabel: str = "",
 ) -> Figure:
     """Forest plot: one row per metric or method, a dot at the estimate and a bar over its 95% interval.

@@ -44,12 +44,18 @@ def read_card(source: str) -> dict[str, str]:
 def generic_sections() -> dict[str, str]:
     """What every model trained here shares: data caveats, split method, intended use, limitations."""
     fractions = "/".join(f"{round(100 * f)}" for f in SPLIT_FRACTIONS)
-    split = (f"Group-aware split (`{SPLIT_COMMAND}`): exact and near-duplicate images form groups, and "
-             f"each group goes wholly to {', '.join(SPLITS)} (about {fractions}), stratified by class, so "
-             "copies of one picture never sit on both sides of the split. The manifest is "
-             "`artifacts/split_manifest.csv`.")
-    return {DATA_SECTION: card.DATA_CAVEATS, SPLIT_SECTION: split, USE_SECTION: card.INTENDED_USE,
-            LIMITS_SECTION: card.LIMITATIONS}
+    split = (
+        f"Group-aware split (`{SPLIT_COMMAND}`): exact and near-duplicate images form groups, and "
+        f"each group goes wholly to {', '.join(SPLITS)} (about {fractions}), stratified by class, so "
+        "copies of one picture never sit on both sides of the split. The manifest is "
+        "`artifacts/split_manifest.csv`."
+    )
+    return {
+        DATA_SECTION: card.DATA_CAVEATS,
+        SPLIT_SECTION: split,
+        USE_SECTION: card.INTENDED_USE,
+        LIMITS_SECTION: card.LIMITATIONS,
+    }
 
 
 def read_run_config(source: str) -> dict:
@@ -73,10 +79,10 @@ def architecture_frame(classifier: Classifier, run: dict) -> pd.DataFrame:
     facts = {
         "Model": f"Vision Transformer (`{type(classifier.model).__name__}`)",
         "Input": f"{classifier.preprocess.image_size} × {classifier.preprocess.image_size} px, "
-                 f"{'brain-cropped' if classifier.preprocess.crop_brain else 'not cropped'}",
+        f"{'brain-cropped' if classifier.preprocess.crop_brain else 'not cropped'}",
         "Patches": f"{cfg.patch_size} px → {rows} × {cols} grid + CLS token",
         "Encoder": f"{cfg.num_hidden_layers} layers, hidden size {cfg.hidden_size}, "
-                   f"{cfg.num_attention_heads} attention heads, MLP {cfg.intermediate_size}",
+        f"{cfg.num_attention_heads} attention heads, MLP {cfg.intermediate_size}",
         "Parameters": f"{n_params:,}",
         "Classes": ", ".join(classifier.labels),
         "Training": origin,

@@ -40,9 +40,11 @@ def _label(summary: ExplanationSummary, method: str) -> str:
 def describe(summary: ExplanationSummary) -> str:
     """One line: split, number of scans, model, curve and sanity settings."""
     s, cfg = summary.summary, summary.summary["settings"]
-    return (f"Split '{s['split']}': {s.get('n_cases', '?')} scans; model {s['checkpoint']}; "
-            f"{cfg.get('steps', '?')} steps per deletion/insertion curve; sanity check on "
-            f"{cfg.get('sanity_cases', '?')} scans; 95% intervals bootstrap over duplicate groups.")
+    return (
+        f"Split '{s['split']}': {s.get('n_cases', '?')} scans; model {s['checkpoint']}; "
+        f"{cfg.get('steps', '?')} steps per deletion/insertion curve; sanity check on "
+        f"{cfg.get('sanity_cases', '?')} scans; 95% intervals bootstrap over duplicate groups."
+    )
 
 
 def summary_frame(summary: ExplanationSummary) -> pd.DataFrame:
@@ -89,16 +91,21 @@ def pointing_inputs(summary: ExplanationSummary) -> tuple[list[str], list[float]
     """(labels, hit rate, low, high) of the methods scored against tumour masks."""
     scored = {n: m["pointing_game"] for n, m in summary.summary["methods"].items() if m["pointing_game"]["n"]}
     labels = [_label(summary, n) for n in scored]
-    return (labels, [p["hit_rate"] for p in scored.values()], [p["ci95"][0] for p in scored.values()],
-            [p["ci95"][1] for p in scored.values()])
+    return (
+        labels,
+        [p["hit_rate"] for p in scored.values()],
+        [p["ci95"][0] for p in scored.values()],
+        [p["ci95"][1] for p in scored.values()],
+    )
 
 
 def sanity_cases(summary: ExplanationSummary) -> pd.DataFrame:
     """The scans that went through the sanity check: path, sha256, target, and ρ per method (columns)."""
     cases = summary.cases
     rows = cases[cases["sanity_spearman"].notna()] if "sanity_spearman" in cases else cases.head(0)
-    return rows.pivot_table(index=["path", "sha256", "target"], columns="method", values="sanity_spearman",
-                            aggfunc="first").reset_index()
+    return rows.pivot_table(
+        index=["path", "sha256", "target"], columns="method", values="sanity_spearman", aggfunc="first"
+    ).reset_index()
 
 
 def _scan(data_dir: Path, case: str) -> tuple[str, bytes, object] | str:
@@ -113,8 +120,9 @@ def _scan(data_dir: Path, case: str) -> tuple[str, bytes, object] | str:
         return f"`{case}` cannot be read: {err}"
 
 
-def render_pair(summary: ExplanationSummary, classifier: Classifier, data_dir: Path, case: dict,
-                method: str) -> None:
+def render_pair(
+    summary: ExplanationSummary, classifier: Classifier, data_dir: Path, case: dict, method: str
+) -> None:
     """The trained model's saved map beside the fully randomised model's map (computed now), same scale."""
     loaded = _scan(data_dir, case["path"])
     if isinstance(loaded, str):
@@ -130,17 +138,23 @@ def render_pair(summary: ExplanationSummary, classifier: Classifier, data_dir: P
     else:
         real = MapRecord(np.asarray(saved, np.float32), "patch", method, target, tuple(geometry.input_size))
         with resources.LOCK:
-            left.pyplot(figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"),
-                        width=PAIR_WIDTH_PX)
+            left.pyplot(
+                figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"),
+                width=PAIR_WIDTH_PX,
+            )
     with st.spinner(f"Explaining with the randomised model ({_label(summary, method)})…"):
-        random = resources.randomised_map_cached(classifier.source, classifier.fingerprint, sha, data, method,
-                                                 target)
+        random = resources.randomised_map_cached(
+            classifier.source, classifier.fingerprint, sha, data, method, target
+        )
     with resources.LOCK:
-        right.pyplot(figures.build_map_figure(scan.image, random, geometry, "randomised model"),
-                     width=PAIR_WIDTH_PX)
+        right.pyplot(
+            figures.build_map_figure(scan.image, random, geometry, "randomised model"), width=PAIR_WIDTH_PX
+        )
     rho = case.get(method)
-    st.caption(f"{_label(summary, method)}: rank correlation between the two maps in the batch job "
-               f"ρ = {format_interval(rho)} (pass below {summary.summary['settings']['sanity_threshold']}).")
+    st.caption(
+        f"{_label(summary, method)}: rank correlation between the two maps in the batch job "
+        f"ρ = {format_interval(rho)} (pass below {summary.summary['settings']['sanity_threshold']})."
+    )
 
 
 def compare_labels(summary: ExplanationSummary, cases: pd.DataFrame) -> dict[str, str]:

@@ -72,7 +72,9 @@ def explain_cached(
     """One explanation map (shares summing to 1; model.explain.heatmap); ``params``: (name, value) pairs."""
     classifier = load_classifier_cached(source)
     with LOCK:
-        return explain_scan.explain_image(classifier, load_scan(_scan_bytes).image, method, target, dict(params))
+        return explain_scan.explain_image(
+            classifier, load_scan(_scan_bytes).image, method, target, dict(params)
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -87,7 +89,9 @@ def faithfulness_cached(
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def layer_maps_cached(source: str, fingerprint: str, sha256: str, _scan_bytes: bytes) -> explain_scan.LayerMaps:
+def layer_maps_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes
+) -> explain_scan.LayerMaps:
     """Per-layer, per-head CLS attention and cumulative rollout for the Learn page."""
     classifier = load_classifier_cached(source)
     with LOCK:
@@ -156,8 +160,9 @@ def metrics_at_threshold(
     """Metrics of ``ev`` at ``threshold``: the saved ones at the saved threshold, else recomputed (cached)."""
     if math.isclose(threshold, tables.saved_threshold(ev), abs_tol=SAME_THRESHOLD_TOL):
         return tables.saved_result(ev, calibrated)
-    return metrics_at_threshold_cached(str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), threshold,
-                                       calibrated)
+    return metrics_at_threshold_cached(
+        str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), threshold, calibrated
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -167,8 +172,10 @@ def curves_cached(
     """(ROC points, PR points) of a saved evaluation, from ``model.metrics`` curve functions."""
     ev = evaluation_cached(eval_dir, name, mtime)
     positive = ev.results["positive_label"]
-    return (metrics.roc_curve_points(ev.records, ev.labels, positive, calibrated),
-            metrics.pr_curve_points(ev.records, ev.labels, positive, calibrated))
+    return (
+        metrics.roc_curve_points(ev.records, ev.labels, positive, calibrated),
+        metrics.pr_curve_points(ev.records, ev.labels, positive, calibrated),
+    )
 
 
 def curves(
@@ -187,8 +194,11 @@ def randomised_classifier_cached(source: str, fingerprint: str, seed: int = 0) -
     """
     classifier = load_classifier_cached(source)
     n_blocks = len(sanity.cascade_blocks(classifier.model))
-    return dataclasses.replace(classifier, model=sanity.randomised_copy(classifier.model, n_blocks, seed),
-                               fingerprint=f"{fingerprint}+random{seed}")
+    return dataclasses.replace(
+        classifier,
+        model=sanity.randomised_copy(classifier.model, n_blocks, seed),
+        fingerprint=f"{fingerprint}+random{seed}",
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

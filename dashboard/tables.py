@@ -88,8 +88,10 @@ def describe(ev: Evaluation) -> str:
     """One line naming an evaluation: its name, cases, duplicate groups, checkpoint and threshold."""
     r = ev.results
     kind = "external data set" if r["kind"] == "external" else "split"
-    return (f"{ev.name} ({kind}): {r['n']} scans in {r.get('n_groups', r['n'])} duplicate groups; "
-            f"model {r['checkpoint']}; threshold {r['threshold']:.2f}")
+    return (
+        f"{ev.name} ({kind}): {r['n']} scans in {r.get('n_groups', r['n'])} duplicate groups; "
+        f"model {r['checkpoint']}; threshold {r['threshold']:.2f}"
+    )
 
 
 def split_metrics_frame(evaluations: Sequence[Evaluation], calibrated: bool = False) -> pd.DataFrame:
@@ -130,13 +132,14 @@ def confusion_counts(result: Mapping) -> np.ndarray:
 
 def confusion_table(result: Mapping, labels: Sequence[str]) -> pd.DataFrame:
     """Counts of a compute_metrics result as a frame: index = true label, columns = predicted label."""
-    return pd.DataFrame(confusion_counts(result), index=pd.Index(list(labels), name="true label"),
-                        columns=pd.Index(list(labels), name="predicted label"))
+    return pd.DataFrame(
+        confusion_counts(result),
+        index=pd.Index(list(labels), name="true label"),
+        columns=pd.Index(list(labels), name="predicted label"),
+    )
 
 
-def curve_kwargs(
-    result: Mapping, roc: pd.DataFrame, pr: pd.DataFrame, positive: str
-) -> tuple[dict, dict]:
+def curve_kwargs(result: Mapping, roc: pd.DataFrame, pr: pd.DataFrame, positive: str) -> tuple[dict, dict]:
     """Keyword arguments of ``build_roc_figure`` and ``build_pr_figure`` for one threshold's result.
 
     Args:
@@ -147,11 +150,21 @@ def curve_kwargs(
     m, threshold = result["metrics"], result["threshold"]
     support = m["per_class"][positive]["support"]
     recall = m["sensitivity"]
-    roc_kw = {"fpr": roc["fpr"].to_numpy(), "tpr": roc["tpr"].to_numpy(), "auc": m["roc_auc"],
-              "operating_point": (1.0 - m["specificity"], recall), "threshold": threshold}
-    pr_kw = {"recall": pr["recall"].to_numpy(), "precision": pr["precision"].to_numpy(),
-             "average_precision": m["pr_auc"], "prevalence": support / result["n"],
-             "operating_point": (recall, m["per_class"][positive]["precision"]), "threshold": threshold}
+    roc_kw = {
+        "fpr": roc["fpr"].to_numpy(),
+        "tpr": roc["tpr"].to_numpy(),
+        "auc": m["roc_auc"],
+        "operating_point": (1.0 - m["specificity"], recall),
+        "threshold": threshold,
+    }
+    pr_kw = {
+        "recall": pr["recall"].to_numpy(),
+        "precision": pr["precision"].to_numpy(),
+        "average_precision": m["pr_auc"],
+        "prevalence": support / result["n"],
+        "operating_point": (recall, m["per_class"][positive]["precision"]),
+        "threshold": threshold,
+    }
     return roc_kw, pr_kw
 
 
@@ -185,8 +198,11 @@ def reliability_curves(ev: Evaluation) -> tuple[dict[str, tuple], dict[str, floa
 
 
 AUDIT_KINDS = ("false positive", "false negative", "low confidence")
-AUDIT_TITLES = {"false positive": "False positives", "false negative": "False negatives",
-                "low confidence": "Low confidence"}
+AUDIT_TITLES = {
+    "false positive": "False positives",
+    "false negative": "False negatives",
+    "low confidence": "Low confidence",
+}
 
 
 def audit_cases(
@@ -214,11 +230,17 @@ def audit_cases(
     p_pos = probs[:, pos]
     unsure = (p_pos >= band[0]) & (p_pos <= band[1])
     finding = np.select([(pred == pos) & (y != pos), (pred != pos) & (y == pos), unsure], AUDIT_KINDS, "")
-    frame = pd.DataFrame({
-        "case": ev.records["path"], "finding": finding, "true label": [labels[i] for i in y],
-        "predicted": [labels[i] for i in pred], f"P({positive})": p_pos, "unsure": unsure,
-        "sha256": ev.records["sha256"],
-    })
+    frame = pd.DataFrame(
+        {
+            "case": ev.records["path"],
+            "finding": finding,
+            "true label": [labels[i] for i in y],
+            "predicted": [labels[i] for i in pred],
+            f"P({positive})": p_pos,
+            "unsure": unsure,
+            "sha256": ev.records["sha256"],
+        }
+    )
     frame = frame[frame["finding"] != ""]
     order = frame["finding"].map(AUDIT_KINDS.index) * 10 - (frame[f"P({positive})"] - 0.5).abs()
     return frame.loc[order.sort_values(kind="stable").index].reset_index(drop=True)
@@ -226,10 +248,12 @@ def audit_cases(
 
 def missing_evaluations_help(eval_dir: str | Path) -> str:
     """What to do when an evaluation folder holds no saved evaluation."""
-    return (f"No saved evaluation was found in `{eval_dir}`. Create them with `python -m model.evaluate "
-            "--model MODEL_DIR --data DATA_DIR --manifest artifacts/split_manifest.csv "
-            f"--out {eval_dir}`, or point the sidebar's *Evaluation folder* field (or `MRI_EXPLAIN_EVAL`) "
-            "at a folder that has them.")
+    return (
+        f"No saved evaluation was found in `{eval_dir}`. Create them with `python -m model.evaluate "
+        "--model MODEL_DIR --data DATA_DIR --manifest artifacts/split_manifest.csv "
+        f"--out {eval_dir}`, or point the sidebar's *Evaluation folder* field (or `MRI_EXPLAIN_EVAL`) "
+        "at a folder that has them."
+    )
 
 
 def audit_counts(cases: pd.DataFrame) -> dict[str, int]:
@@ -239,7 +263,11 @@ def audit_counts(cases: pd.DataFrame) -> dict[str, int]:
 
 def audit_summary(cases: pd.DataFrame, ev: Evaluation, threshold: float) -> str:
     """One sentence: how many of the split's scans are listed, and why."""
-    counts = ", ".join(f"{n} {kind}{'s' if n != 1 and kind != 'low confidence' else ''}"
-                       for kind, n in audit_counts(cases).items())
-    return (f"{len(cases)} of {ev.results['n']} scans in '{ev.name}' are listed at threshold "
-            f"{threshold:.2f}: {counts}.")
+    counts = ", ".join(
+        f"{n} {kind}{'s' if n != 1 and kind != 'low confidence' else ''}"
+        for kind, n in audit_counts(cases).items()
+    )
+    return (
+        f"{len(cases)} of {ev.results['n']} scans in '{ev.name}' are listed at threshold "
+        f"{threshold:.2f}: {counts}."
+    )

@@ -33,11 +33,18 @@ def show_evaluation_choice(names: Sequence[str], key: str, label: str = "Evaluat
 def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
     """Decision threshold on the tumour probability, 0..1 in steps of 0.01."""
     _init(key, default)
-    return float(st.slider(
-        "Decision threshold on P(tumour)", 0.0, 1.0, step=THRESHOLD_STEP, key=key,
-        help="A scan is called 'tumour' when its tumour probability is at least this. Lower it to miss fewer "
-             "tumours (higher sensitivity) at the cost of more false alarms (lower specificity).",
-    ))
+    return float(
+        st.slider(
+            "Decision threshold on P(tumour)",
+            0.0,
+            1.0,
+            step=THRESHOLD_STEP,
+            key=key,
+            help="A scan is called 'tumour' when its tumour probability is at least this. "
+            "Lower it to miss fewer "
+            "tumours (higher sensitivity) at the cost of more false alarms (lower specificity).",
+        )
+    )
 
 
 def show_calibrated(key: str, available: bool) -> bool:
@@ -45,20 +52,30 @@ def show_calibrated(key: str, available: bool) -> bool:
     _init(key, False)
     if not available:
         st.session_state[key] = False
-    return bool(st.toggle(
-        "Calibrated probabilities", key=key, disabled=not available,
-        help="Temperature scaling fitted on the validation split (so validation numbers are optimistic). "
-             "It changes confidence, not the ranking: ROC-AUC stays the same." if available
-        else "No calibration was saved with this evaluation (run python -m model.evaluate on the validation "
-             "split first).",
-    ))
+    return bool(
+        st.toggle(
+            "Calibrated probabilities",
+            key=key,
+            disabled=not available,
+            help="Temperature scaling fitted on the validation split (so validation numbers are optimistic). "
+            "It changes confidence, not the ranking: ROC-AUC stays the same."
+            if available
+            else "No calibration was saved with this evaluation (run python -m model.evaluate "
+            "on the validation "
+            "split first).",
+        )
+    )
 
 
 def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) -> tuple[float, float]:
     """Range of tumour probabilities counted as unsure (low confidence)."""
     _init(key, default)
     low, high = st.slider(
-        "Unsure when P(tumour) is between", 0.0, 1.0, step=THRESHOLD_STEP, key=key,
+        "Unsure when P(tumour) is between",
+        0.0,
+        1.0,
+        step=THRESHOLD_STEP,
+        key=key,
         help="Cases whose tumour probability falls in this band are listed as low-confidence.",
     )
     return float(low), float(high)
@@ -75,9 +92,14 @@ def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -
     """Methods (registry keys) whose randomised-model maps to compute; the first one by default."""
     if key not in st.session_state or not set(st.session_state[key]) <= set(labels):
         st.session_state[key] = list(labels)[:1]
-    return st.multiselect("Methods", list(labels), format_func=labels.__getitem__, key=key,
-                          help="Each method is run once on the randomised copy of the model (slow ones take "
-                               "tens of seconds on a CPU).")
+    return st.multiselect(
+        "Methods",
+        list(labels),
+        format_func=labels.__getitem__,
+        key=key,
+        help="Each method is run once on the randomised copy of the model (slow ones take "
+        "tens of seconds on a CPU).",
+    )
 
 
 def show_figure(fig: Figure) -> None:

@@ -75,8 +75,19 @@ RESULTS_SUFFIX, PREDICTIONS_SUFFIX, PREV_SUFFIX = "_results.json", "_predictions
 CALIBRATION_FILE = "calibration.json"
 RECORD_KEYS = ("path", "sha256", "group", "label")
 VIEW_KEYS = ("metrics", "ci95", "undefined", "confusion", "reliability")
-REQUIRED_KEYS = ("schema_version", "name", "kind", "checkpoint", "labels", "positive_label", "n", "threshold",
-                 "predictions_sha256", *VIEW_KEYS, "calibrated")
+REQUIRED_KEYS = (
+    "schema_version",
+    "name",
+    "kind",
+    "checkpoint",
+    "labels",
+    "positive_label",
+    "n",
+    "threshold",
+    "predictions_sha256",
+    *VIEW_KEYS,
+    "calibrated",
+)
 # Probabilities are stored as float64 from a float64 softmax; rows sum to 1 within rounding (~1e-15).
 PROB_SUM_TOL = 1e-6
 
@@ -118,14 +129,19 @@ class Evaluation:
 def fix_command(name: str, eval_dir: str | Path = "EVAL_DIR") -> str:
     """The command that (re)writes evaluation ``name`` into ``eval_dir``."""
     if name in SPLITS:
-        return (f"run python -m model.evaluate --model MODEL_DIR --data DATA_DIR --manifest MANIFEST "
-                f"--out {eval_dir} --split {name}")
+        return (
+            f"run python -m model.evaluate --model MODEL_DIR --data DATA_DIR --manifest MANIFEST "
+            f"--out {eval_dir} --split {name}"
+        )
     return f"run python -m model.evaluate --model MODEL_DIR --data DATA_DIR --name {name} --out {eval_dir}"
 
 
 def build_records(
-    cases: pd.DataFrame, logits: NDArray[np.floating], labels: tuple[str, ...] | list[str],
-    temperature: float | None = None, positive: str = POSITIVE_LABEL,
+    cases: pd.DataFrame,
+    logits: NDArray[np.floating],
+    labels: tuple[str, ...] | list[str],
+    temperature: float | None = None,
+    positive: str = POSITIVE_LABEL,
 ) -> pd.DataFrame:
     """Per-case records (the predictions CSV) from the cases and the model's logits.
 
@@ -153,10 +169,20 @@ def build_records(
 
 
 def build_results(
-    name: str, records: pd.DataFrame, labels: tuple[str, ...] | list[str], checkpoint: str, *,
-    kind: str = "split", precision: str = "fp32", manifest_sha256: str | None = None, data: str | None = None,
-    calibration: TemperatureFit | None = None, positive: str = POSITIVE_LABEL, threshold: float = 0.5,
-    n_resamples: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+    name: str,
+    records: pd.DataFrame,
+    labels: tuple[str, ...] | list[str],
+    checkpoint: str,
+    *,
+    kind: str = "split",
+    precision: str = "fp32",
+    manifest_sha256: str | None = None,
+    data: str | None = None,
+    calibration: TemperatureFit | None = None,
+    positive: str = POSITIVE_LABEL,
+    threshold: float = 0.5,
+    n_resamples: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
 ) -> dict:
     """The results dict of one evaluation (all numbers from :func:`model.metrics.compute_metrics`).
 
@@ -171,13 +197,29 @@ def build_results(
     calibrated = None
     if calibration is not None:
         cal = compute_metrics(records, labels, positive, threshold, True, n_resamples, seed)
-        calibrated = {"temperature": calibration.temperature, "fitted_on": calibration.fitted_on,
-                      **{key: cal[key] for key in VIEW_KEYS}}
-    return {"schema_version": SCHEMA_VERSION, "name": name, "split": name, "kind": kind,
-            "checkpoint": checkpoint, "precision": precision, "manifest_sha256": manifest_sha256,
-            "data": data, "labels": list(labels), "positive_label": positive, "n": raw["n"],
-            "n_groups": raw["n_groups"], "threshold": threshold, "bootstrap": raw["bootstrap"],
-            **{key: raw[key] for key in VIEW_KEYS}, "calibrated": calibrated}
+        calibrated = {
+            "temperature": calibration.temperature,
+            "fitted_on": calibration.fitted_on,
+            **{key: cal[key] for key in VIEW_KEYS},
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "split": name,
+        "kind": kind,
+        "checkpoint": checkpoint,
+        "precision": precision,
+        "manifest_sha256": manifest_sha256,
+        "data": data,
+        "labels": list(labels),
+        "positive_label": positive,
+        "n": raw["n"],
+        "n_groups": raw["n_groups"],
+        "threshold": threshold,
+        "bootstrap": raw["bootstrap"],
+        **{key: raw[key] for key in VIEW_KEYS},
+        "calibrated": calibrated,
+    }
 
 
 def _paths(eval_dir: Path, name: str) -> tuple[Path, Path, Path]:
@@ -316,8 +358,10 @@ def _check_identity(
     data: dict, what: str, expected_fingerprint: str | None, expected_labels: object, fix: str
 ) -> None:
     if expected_fingerprint is not None and data.get("checkpoint") != expected_fingerprint:
-        raise ArtifactError(f"{what} belongs to model {data.get('checkpoint')}, not to the loaded model "
-                            f"{expected_fingerprint}: {fix}")
+        raise ArtifactError(
+            f"{what} belongs to model {data.get('checkpoint')}, not to the loaded model "
+            f"{expected_fingerprint}: {fix}"
+        )
     if expected_labels is not None and list(data.get("labels", [])) != list(expected_labels):
         found = data.get("labels")
         raise ArtifactError(f"{what} has labels {found}, expected {list(expected_labels)}: {fix}")
@@ -331,8 +375,10 @@ def _validate(name: str, results: dict, records: pd.DataFrame, eval_dir: Path) -
     labels, n = results["labels"], results["n"]
     k = len(labels)
     if np.asarray(results["confusion"]).shape != (k, k) or len(records) != n:
-        raise ArtifactError(f"evaluation '{name}' has inconsistent shapes (confusion for {k} labels, "
-                            f"{len(records)} records for n={n}): {fix}")
+        raise ArtifactError(
+            f"evaluation '{name}' has inconsistent shapes (confusion for {k} labels, "
+            f"{len(records)} records for n={n}): {fix}"
+        )
     calibrated = results["calibrated"] is not None
     logit_columns = [f"{LOGIT_PREFIX}{x}" for x in labels]
     columns = [*RECORD_KEYS, "predicted", *probability_columns(labels), *logit_columns]
@@ -344,8 +390,9 @@ def _validate(name: str, results: dict, records: pd.DataFrame, eval_dir: Path) -
         if not (np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1.0, atol=PROB_SUM_TOL)):
             raise ArtifactError(f"{prefix} columns of '{name}' are not probabilities summing to 1: {fix}")
     try:
-        check = compute_metrics(records, labels, results["positive_label"], results["threshold"],
-                                n_resamples=0)
+        check = compute_metrics(
+            records, labels, results["positive_label"], results["threshold"], n_resamples=0
+        )
     except ValueError as err:
         raise ArtifactError(f"predictions of '{name}' are unusable ({err}): {fix}") from err
     if check["confusion"] != [list(map(int, row)) for row in results["confusion"]]:
@@ -353,7 +400,9 @@ def _validate(name: str, results: dict, records: pd.DataFrame, eval_dir: Path) -
 
 
 def read_evaluation(
-    eval_dir: str | Path, split: str, expected_fingerprint: str | None = None,
+    eval_dir: str | Path,
+    split: str,
+    expected_fingerprint: str | None = None,
     expected_labels: tuple[str, ...] | list[str] | None = None,
 ) -> Evaluation:
     """Read and validate one saved evaluation.
@@ -380,8 +429,12 @@ def read_evaluation(
     if paired is None:
         raise ArtifactError(f"{csv} is missing or does not match {json_path.name} (edited?): {fix}")
     try:
-        records = pd.read_csv(paired, dtype=dict.fromkeys((*RECORD_KEYS, "predicted"), str),
-                              keep_default_na=False, float_precision="round_trip")
+        records = pd.read_csv(
+            paired,
+            dtype=dict.fromkeys((*RECORD_KEYS, "predicted"), str),
+            keep_default_na=False,
+            float_precision="round_trip",
+        )
     except (OSError, ValueError) as err:
         raise ArtifactError(f"{paired} is not a readable predictions CSV ({err}): {fix}") from err
     _validate(split, results, records, eval_dir)
@@ -405,16 +458,24 @@ def list_evaluations(eval_dir: str | Path) -> list[str]:
 def confusion_frame(ev: Evaluation, calibrated: bool = False) -> pd.DataFrame:
     """Confusion counts as a frame for pages: index = true label, columns = predicted label."""
     labels = list(ev.labels)
-    return pd.DataFrame(ev.confusion(calibrated), index=pd.Index(labels, name="true label"),
-                        columns=pd.Index(labels, name="predicted label"))
+    return pd.DataFrame(
+        ev.confusion(calibrated),
+        index=pd.Index(labels, name="true label"),
+        columns=pd.Index(labels, name="predicted label"),
+    )
 
 
 def write_calibration(
     eval_dir: str | Path, fit: TemperatureFit, checkpoint: str, manifest_sha256: str | None = None
 ) -> Path:
     """Write ``calibration.json`` atomically (fields in the module docstring)."""
-    data = {"schema_version": SCHEMA_VERSION, "checkpoint": checkpoint, "method": "temperature scaling",
-            **fit.to_dict(), "manifest_sha256": manifest_sha256}
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "checkpoint": checkpoint,
+        "method": "temperature scaling",
+        **fit.to_dict(),
+        "manifest_sha256": manifest_sha256,
+    }
     return atomic_write(Path(eval_dir) / CALIBRATION_FILE, _json_bytes(data))
 
 

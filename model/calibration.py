@@ -105,8 +105,12 @@ def fit_temperature(
     if not np.isfinite(logits).all():
         raise ValueError("logits contain NaN or inf; the model output is broken, re-run inference.")
     bounds = (math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE))
-    found = minimize_scalar(lambda log_t: nll(logits, y, math.exp(log_t)), bounds=bounds, method="bounded",
-                            options={"xatol": LOG_T_TOL})
+    found = minimize_scalar(
+        lambda log_t: nll(logits, y, math.exp(log_t)),
+        bounds=bounds,
+        method="bounded",
+        options={"xatol": LOG_T_TOL},
+    )
     log_t = float(found.x)
     before = nll(logits, y, 1.0)
     after = nll(logits, y, math.exp(log_t))

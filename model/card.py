@@ -29,11 +29,36 @@ from model.loading import RUN_CONFIG_FILE, ModelLoadError, load_classifier
 CARD_FILE = "README.md"
 EXPERIMENTS_FILE = "experiments.csv"
 NOTES_FILE = "experiments.md"
-RECIPE_KEYS = ("image_size", "patch_size", "layers", "hidden", "heads", "mlp", "init", "epochs", "lr",
-               "batch_size", "eval_batch_size", "optimizer", "betas", "eps", "weight_decay", "schedule",
-               "warmup_ratio", "label_smoothing", "mixup", "class_weights", "grad_clip", "dropout",
-               "attention_dropout", "teacher_epochs", "distill_alpha", "distill_temperature", "seed",
-               "select_by")
+RECIPE_KEYS = (
+    "image_size",
+    "patch_size",
+    "layers",
+    "hidden",
+    "heads",
+    "mlp",
+    "init",
+    "epochs",
+    "lr",
+    "batch_size",
+    "eval_batch_size",
+    "optimizer",
+    "betas",
+    "eps",
+    "weight_decay",
+    "schedule",
+    "warmup_ratio",
+    "label_smoothing",
+    "mixup",
+    "class_weights",
+    "grad_clip",
+    "dropout",
+    "attention_dropout",
+    "teacher_epochs",
+    "distill_alpha",
+    "distill_temperature",
+    "seed",
+    "select_by",
+)
 LOG_FILE = "training_log.csv"
 # (key in results["metrics"], card name); per-class keys are (label, stat).
 RESULT_ROWS = (
@@ -106,16 +131,38 @@ def _metric(block: dict, key: str | tuple[str, str]) -> object:
 
 def front_matter(model_name: str, test: Evaluation | None) -> str:
     """YAML front matter (Hugging Face card metadata); ``model-index`` only when test results exist."""
-    tags = ("vit", "image-classification", "brain-mri", "explainability", "research-only",
-            "not-for-diagnosis")
-    lines = ["---", "license: unknown", "library_name: transformers", "pipeline_tag: image-classification",
-             "tags:", *[f"- {t}" for t in tags],
-             "metrics:", *[f"- {m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")]]
+    tags = (
+        "vit",
+        "image-classification",
+        "brain-mri",
+        "explainability",
+        "research-only",
+        "not-for-diagnosis",
+    )
+    lines = [
+        "---",
+        "license: unknown",
+        "library_name: transformers",
+        "pipeline_tag: image-classification",
+        "tags:",
+        *[f"- {t}" for t in tags],
+        "metrics:",
+        *[f"- {m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")],
+    ]
     if test is not None:
-        lines += ["model-index:", f"- name: {model_name}", "  results:", "  - task:",
-                  "      type: image-classification", "      name: Image Classification", "    dataset:",
-                  "      name: Brain MRI Images for Brain Tumor Detection (group-aware split)",
-                  "      type: imagefolder", "      split: test", "    metrics:"]
+        lines += [
+            "model-index:",
+            f"- name: {model_name}",
+            "  results:",
+            "  - task:",
+            "      type: image-classification",
+            "      name: Image Classification",
+            "    dataset:",
+            "      name: Brain MRI Images for Brain Tumor Detection (group-aware split)",
+            "      type: imagefolder",
+            "      split: test",
+            "    metrics:",
+        ]
         for key, hf_type, name in HF_METRICS:
             value = test.results["metrics"][key]
             if not math.isnan(value):
@@ -137,17 +184,25 @@ def describe_model(config: dict, run: dict, fingerprint: str) -> str:
     labels = ", ".join(f"{k}: `{v}`" for k, v in ordered)
     n_params = run.get("n_parameters")
     dtype = "float16" if run.get("half") else "float32"
-    return "\n".join([
-        "## Model description", "",
-        "A Vision Transformer (`ViTForImageClassification`) that sorts a brain MRI slice into *no tumor* or "
-        f"*tumor*, {origin}. Eager attention, so attention maps are available for explanations.", "",
-        "| | |", "|---|---|",
-        f"| Input | {config['image_size']} x {config['image_size']} RGB, brain-cropped, mean/std 0.5 |",
-        f"| Patches | {config['patch_size']} px -> {side} x {side} grid + CLS token |",
-        f"| Encoder | {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
-        f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']} |",
-        f"| Parameters | {n_params:,} ({dtype}) |" if isinstance(n_params, int) else "| Parameters | |",
-        f"| Labels (id2label) | {labels} |", f"| Weights fingerprint | `{fingerprint}` |"])
+    return "\n".join(
+        [
+            "## Model description",
+            "",
+            "A Vision Transformer (`ViTForImageClassification`) that sorts a brain MRI slice "
+            "into *no tumor* or "
+            f"*tumor*, {origin}. Eager attention, so attention maps are available for explanations.",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| Input | {config['image_size']} x {config['image_size']} RGB, brain-cropped, mean/std 0.5 |",
+            f"| Patches | {config['patch_size']} px -> {side} x {side} grid + CLS token |",
+            f"| Encoder | {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
+            f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']} |",
+            f"| Parameters | {n_params:,} ({dtype}) |" if isinstance(n_params, int) else "| Parameters | |",
+            f"| Labels (id2label) | {labels} |",
+            f"| Weights fingerprint | `{fingerprint}` |",
+        ]
+    )
 
 
 def _setting(value: object) -> str:
@@ -160,24 +215,41 @@ def describe_recipe(run: dict, log: pd.DataFrame | None) -> str:
     best, teacher = run.get("best_validation") or {}, run.get("teacher_validation")
     minutes = _fmt(float(run.get("train_seconds", float("nan"))) / 60, 1)
     lines = [
-        "## Split", "",
+        "## Split",
+        "",
         f"Group-aware split (manifest sha256 `{str(run.get('manifest_sha256', '?'))[:12]}`): exact and near "
         "duplicates form groups, and each group goes wholly to train, validation or test, stratified by "
         f"class (about 80/10/10). Training used the {run.get('n_train', '?')} `train` scans; the epoch kept "
         f"was chosen on the {run.get('n_validation', '?')} `validation` scans; `test` scans were never read "
         "in training.",
-        "", "## Training recipe", "", "| setting | value |", "|---|---|", *rows, "",
+        "",
+        "## Training recipe",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        *rows,
+        "",
         "Augmentation (pure tensor operations, seeded; `strength` scales all): "
-        + ", ".join(f"{k}={v}" for k, v in (run.get("augment") or {}).items()) + ".", "",
+        + ", ".join(f"{k}={v}" for k, v in (run.get("augment") or {}).items())
+        + ".",
+        "",
         f"Kept epoch: **{run.get('best_epoch', '?')}** (by `{run.get('select_by')}` on validation): "
         + ", ".join(f"{k} {_fmt(v)}" for k, v in best.items())
-        + f". Training time: {minutes} min on 2 shared CPU cores."]
+        + f". Training time: {minutes} min on 2 shared CPU cores.",
+    ]
     if teacher:
-        lines += ["", "CNN teacher on validation (not saved): "
-                  + ", ".join(f"{k} {_fmt(v)}" for k, v in teacher.items()) + "."]
+        lines += [
+            "",
+            "CNN teacher on validation (not saved): "
+            + ", ".join(f"{k} {_fmt(v)}" for k, v in teacher.items())
+            + ".",
+        ]
     if log is not None:
-        lines += ["", "The per-epoch table (training loss, epoch, step, validation loss, accuracy, "
-                  f"precision, recall, F1, ROC-AUC) is in `{LOG_FILE}` ({len(log)} epochs)."]
+        lines += [
+            "",
+            "The per-epoch table (training loss, epoch, step, validation loss, accuracy, "
+            f"precision, recall, F1, ROC-AUC) is in `{LOG_FILE}` ({len(log)} epochs).",
+        ]
     return "\n".join(lines)
 
 
@@ -282,8 +354,9 @@ def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Pat
         "## Training data and its caveats",
         DATA_CAVEATS,
         describe_recipe(run, _read_optional_csv(model_dir / LOG_FILE)),
-        describe_experiments(notes.read_text() if notes.exists() else None,
-                             _read_optional_csv(model_dir / EXPERIMENTS_FILE)),
+        describe_experiments(
+            notes.read_text() if notes.exists() else None, _read_optional_csv(model_dir / EXPERIMENTS_FILE)
+        ),
         describe_results(evals.get("test"), evals.get("validation")),
         "## Intended use",
         INTENDED_USE,

@@ -215,8 +215,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--patch-size", type=int, default=d.patch_size)
     for name in ("layers", "hidden", "heads", "mlp"):
         add(f"--{name}", type=int, default=None, help=f"override the architecture's {name}")
-    floats = ("dropout", "attention-dropout", "lr", "eps", "weight-decay", "warmup-ratio", "label-smoothing",
-              "grad-clip", "mixup", "distill-alpha", "distill-temperature")
+    floats = (
+        "dropout",
+        "attention-dropout",
+        "lr",
+        "eps",
+        "weight-decay",
+        "warmup-ratio",
+        "label-smoothing",
+        "grad-clip",
+        "mixup",
+        "distill-alpha",
+        "distill-temperature",
+    )
     for name in floats:
         add(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")))
     for name in ("epochs", "batch-size", "eval-batch-size", "seed", "threads", "teacher-epochs"):

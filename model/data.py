@@ -75,11 +75,15 @@ def _class_files(root: Path, class_map: Mapping[str, str]) -> list[tuple[Path, s
     """(file, label) for every file directly inside each class folder, sorted by relative path."""
     expected = ", ".join(f"{k}/" for k in class_map)
     if not root.is_dir():
-        raise DataError(f"Data folder {root} does not exist; pass --data pointing at a folder with "
-                        f"one sub-folder per class ({expected}).")
+        raise DataError(
+            f"Data folder {root} does not exist; pass --data pointing at a folder with "
+            f"one sub-folder per class ({expected})."
+        )
     if missing := [f"{k}/" for k in class_map if not (root / k).is_dir()]:
-        raise DataError(f"Data folder {root} lacks the class sub-folder(s) {', '.join(missing)}; "
-                        f"expected one sub-folder per class: {expected}.")
+        raise DataError(
+            f"Data folder {root} lacks the class sub-folder(s) {', '.join(missing)}; "
+            f"expected one sub-folder per class: {expected}."
+        )
     files = [(p, label) for k, label in class_map.items() for p in (root / k).iterdir() if p.is_file()]
     return sorted(files, key=lambda f: f[0].relative_to(root).as_posix())
 
@@ -115,8 +119,9 @@ def index_dataset(
         labels.append(label)
         prints.append(fingerprint(scan.image))
     if not paths:
-        raise DataError(f"No readable image in {root} ({len(skipped)} file(s) skipped); "
-                        "check the --data folder.")
+        raise DataError(
+            f"No readable image in {root} ({len(skipped)} file(s) skipped); check the --data folder."
+        )
     return DatasetIndex(root, tuple(paths), tuple(hashes), tuple(labels), np.stack(prints), tuple(skipped))
 
 
@@ -173,9 +178,15 @@ def build_manifest(index: DatasetIndex, seed: int = DEFAULT_SEED) -> tuple[pd.Da
     """The split manifest (columns :data:`MANIFEST_COLUMNS`, rows sorted by path) and the groups used."""
     groups = index.groups()
     split_of = split_groups(index, groups, seed)
-    frame = pd.DataFrame({"path": index.paths, "sha256": index.sha256, "label": index.labels,
-                          "group": [groups.group[p] for p in index.paths],
-                          "split": [split_of[p] for p in index.paths]})
+    frame = pd.DataFrame(
+        {
+            "path": index.paths,
+            "sha256": index.sha256,
+            "label": index.labels,
+            "group": [groups.group[p] for p in index.paths],
+            "split": [split_of[p] for p in index.paths],
+        }
+    )
     return frame.sort_values("path", kind="stable").reset_index(drop=True), groups
 
 
@@ -240,8 +251,9 @@ def read_reference_groups(path: str | Path) -> tuple[dict[str, str], dict[str, s
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"Reference groups file {path} not found; "
-                        "pass --reference with a CSV of path,group,sha256.")
+        raise DataError(
+            f"Reference groups file {path} not found; pass --reference with a CSV of path,group,sha256."
+        )
     ref = pd.read_csv(path, dtype=str, keep_default_na=False)
     if missing := {"path", "group", "sha256"} - set(ref.columns):
         raise DataError(f"Reference groups file {path} lacks column(s) {sorted(missing)}.")
@@ -252,10 +264,12 @@ def read_reference_groups(path: str | Path) -> tuple[dict[str, str], dict[str, s
 def _summary(index: DatasetIndex, groups: Groups) -> str:
     n_multi = groups.count("exact") + groups.count("near")
     n_exact = len({h for h in index.sha256 if index.sha256.count(h) > 1})
-    lines = [f"{len(index.paths)} images, {len(groups.kind)} groups after de-duplication; "
-             f"{n_multi} duplicate groups ({groups.count('near')} near, "
-             f"{groups.count('exact')} purely exact); "
-             f"{n_exact} exact-duplicate (same bytes) groups; cross-class groups: {len(groups.cross_class)}"]
+    lines = [
+        f"{len(index.paths)} images, {len(groups.kind)} groups after de-duplication; "
+        f"{n_multi} duplicate groups ({groups.count('near')} near, "
+        f"{groups.count('exact')} purely exact); "
+        f"{n_exact} exact-duplicate (same bytes) groups; cross-class groups: {len(groups.cross_class)}"
+    ]
     lines += [f"  cross-class: {g}" for g in groups.cross_class]
     lines += [f"  skipped {p}: {why}" for p, why in index.skipped]
     return "\n".join(lines)
@@ -281,8 +295,9 @@ def _cmd_groups(args: argparse.Namespace) -> None:
     ref_group, ref_sha = read_reference_groups(ref_path)
     a = compare_groups(groups, dict(zip(index.paths, index.sha256, strict=True)), ref_group, ref_sha)
     print(f"agreement with {ref_path}:")
-    print(f"  exact-duplicate groups identical: {a.exact_match} "
-          f"(ours {a.n_exact[0]}, reference {a.n_exact[1]})")
+    print(
+        f"  exact-duplicate groups identical: {a.exact_match} (ours {a.n_exact[0]}, reference {a.n_exact[1]})"
+    )
     print(f"  same-group pairs: precision {a.pair_precision:.3f}, recall {a.pair_recall:.3f}")
     print(f"  near pairs (bytes differ): precision {a.near_precision:.3f}, recall {a.near_recall:.3f}")
     print(f"  adjusted Rand index: {a.adjusted_rand:.3f}")
@@ -302,8 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     sp.set_defaults(run=_cmd_split)
     gp = sub.add_parser("groups", help="report duplicate groups and agreement with a reference CSV")
     gp.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per class")
-    gp.add_argument("--reference", type=Path, default=None,
-                    help="CSV with path,group,sha256 (default: DATA/near_duplicate_groups.csv if present)")
+    gp.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="CSV with path,group,sha256 (default: DATA/near_duplicate_groups.csv if present)",
+    )
     gp.set_defaults(run=_cmd_groups)
     args = parser.parse_args(argv)
     try:

@@ -61,8 +61,12 @@ def _load(path: str | Path) -> Scan:
 
 
 def predict_paths(
-    classifier: Classifier, paths: Sequence[str | Path], batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: bool = True, expected_sha256: Sequence[str] | None = None, desc: str = "inference",
+    classifier: Classifier,
+    paths: Sequence[str | Path],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+    expected_sha256: Sequence[str] | None = None,
+    desc: str = "inference",
 ) -> NDArray[np.float32]:
     """Run the classifier on image files, in batches, under ``torch.inference_mode``.
 
@@ -92,7 +96,8 @@ def predict_paths(
                 if expected_sha256 is not None and scan.sha256 != expected_sha256[start + k]:
                     raise EvaluationInputError(
                         f"{paths[start + k]} differs from the manifest (sha256 mismatch): use the data the "
-                        "manifest was made from, or regenerate the manifest.")
+                        "manifest was made from, or regenerate the manifest."
+                    )
             batch, _ = preprocess_batch([s.image for s in scans], classifier.preprocess)  # (B, 3, S, S)
             out.append(classifier.model(pixel_values=batch).logits.float().numpy())  # (B, K)
             bar.update(len(scans))
@@ -104,8 +109,9 @@ def quantize_int8(classifier: Classifier) -> Classifier:
 
     The fingerprint stays that of the fp32 weights it was made from; results record ``"precision": "int8"``.
     """
-    model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(classifier.model), {torch.nn.Linear},
-                                                   dtype=torch.qint8)
+    model = torch.ao.quantization.quantize_dynamic(
+        copy.deepcopy(classifier.model), {torch.nn.Linear}, dtype=torch.qint8
+    )
     return dataclasses.replace(classifier, model=model.eval())
 
 
@@ -117,8 +123,10 @@ def manifest_cases(manifest: pd.DataFrame, labels: Sequence[str]) -> dict[str, p
     """
     unknown = sorted(set(manifest["label"]) - set(labels))
     if unknown:
-        raise LabelMismatchError(f"manifest labels {unknown} are not among the model's labels "
-                                 f"{list(labels)}; evaluate a model trained for these classes.")
+        raise LabelMismatchError(
+            f"manifest labels {unknown} are not among the model's labels "
+            f"{list(labels)}; evaluate a model trained for these classes."
+        )
     present = [s for s in SPLITS if (manifest["split"] == s).any()]
     return {s: manifest[manifest["split"] == s].reset_index(drop=True) for s in present}
 
@@ -134,8 +142,14 @@ def folder_cases(data: str | Path, labels: Sequence[str], progress: bool = True)
     if unknown := sorted(set(index.labels) - set(labels)):
         raise LabelMismatchError(f"folder labels {unknown} are not among the model's labels {list(labels)}.")
     groups = index.groups()
-    return pd.DataFrame({"path": index.paths, "sha256": index.sha256, "label": index.labels,
-                         "group": [groups.group[p] for p in index.paths]})
+    return pd.DataFrame(
+        {
+            "path": index.paths,
+            "sha256": index.sha256,
+            "label": index.labels,
+            "group": [groups.group[p] for p in index.paths],
+        }
+    )
 
 
 def _logits(
@@ -143,19 +157,38 @@ def _logits(
 ) -> NDArray:
     paths = [data / p for p in cases["path"]]
     if missing := [str(p) for p in paths if not p.is_file()]:
-        raise EvaluationInputError(f"{len(missing)} file(s) are missing under --data {data}, e.g. "
-                                   f"{missing[0]}: pass the data root the cases were listed from.")
+        raise EvaluationInputError(
+            f"{len(missing)} file(s) are missing under --data {data}, e.g. "
+            f"{missing[0]}: pass the data root the cases were listed from."
+        )
     hashes = list(cases["sha256"])
     return predict_paths(classifier, paths, args.batch_size, not args.no_progress, hashes, desc)
 
 
-def _save(name: str, cases: pd.DataFrame, logits: NDArray, fit: TemperatureFit | None, classifier: Classifier,
-          args: argparse.Namespace, **meta: object) -> Path:
+def _save(
+    name: str,
+    cases: pd.DataFrame,
+    logits: NDArray,
+    fit: TemperatureFit | None,
+    classifier: Classifier,
+    args: argparse.Namespace,
+    **meta: object,
+) -> Path:
     records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None, args.positive)
-    results = build_results(name, records, classifier.labels, classifier.fingerprint, calibration=fit,
-                            precision="int8" if args.int8 else "fp32", data=Path(args.data).resolve().name,
-                            positive=args.positive, threshold=args.threshold, n_resamples=args.bootstrap,
-                            seed=args.seed, **meta)
+    results = build_results(
+        name,
+        records,
+        classifier.labels,
+        classifier.fingerprint,
+        calibration=fit,
+        precision="int8" if args.int8 else "fp32",
+        data=Path(args.data).resolve().name,
+        positive=args.positive,
+        threshold=args.threshold,
+        n_resamples=args.bootstrap,
+        seed=args.seed,
+        **meta,
+    )
     return write_evaluation(args.out, name, results, records)
 
 
@@ -173,15 +206,18 @@ def evaluate_manifest(classifier: Classifier, args: argparse.Namespace) -> list[
         y = cases["validation"]["label"].map(list(classifier.labels).index).to_numpy()
         fit = fit_temperature(logits["validation"], y, "validation")
         write_calibration(args.out, fit, classifier.fingerprint, mhash)
-    return [_save(s, cases[s], logits[s], fit, classifier, args, kind="split", manifest_sha256=mhash)
-            for s in wanted]
+    return [
+        _save(s, cases[s], logits[s], fit, classifier, args, kind="split", manifest_sha256=mhash)
+        for s in wanted
+    ]
 
 
 def evaluate_folder(classifier: Classifier, args: argparse.Namespace) -> list[Path]:
     """Evaluate a labelled folder as ``args.name``, calibrated with the saved temperature if one exists."""
     if args.name in SPLITS or not NAME_PATTERN.fullmatch(args.name):
         raise EvaluationInputError(
-            f"--name '{args.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}")
+            f"--name '{args.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}"
+        )
     cases = folder_cases(args.data, classifier.labels, not args.no_progress)
     try:
         fit = read_calibration(args.out, classifier.fingerprint)
@@ -228,8 +264,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.int8:
             classifier = quantize_int8(classifier)
         written = (evaluate_manifest if args.manifest else evaluate_folder)(classifier, args)
-    except (ModelLoadError, ManifestError, DataError, LabelMismatchError, EvaluationInputError, ScanError,
-            ArtifactError) as err:
+    except (
+        ModelLoadError,
+        ManifestError,
+        DataError,
+        LabelMismatchError,
+        EvaluationInputError,
+        ScanError,
+        ArtifactError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for path in written:

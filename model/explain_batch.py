@@ -214,19 +214,36 @@ def explain_case(run: Run, index: int, row: pd.Series, store: dict) -> list[dict
     ref = quality.deletion_insertion(run.classifier.model, x, random_map, target, n_steps=run.args.steps)
     store["curves"].setdefault(summary.RANDOM_REFERENCE, []).append((ref.deletion, ref.insertion))
     store["fractions"] = ref.fractions
-    rows = [{**case, "method": summary.RANDOM_REFERENCE, "seconds": 0.0, "deletion_auc": ref.deletion_auc,
-             "insertion_auc": ref.insertion_auc}]
+    rows = [
+        {
+            **case,
+            "method": summary.RANDOM_REFERENCE,
+            "seconds": 0.0,
+            "deletion_auc": ref.deletion_auc,
+            "insertion_auc": ref.insertion_auc,
+        }
+    ]
     return rows + [_explain_method(run, name, case, x, geom, mask, store) for name in run.methods]
 
 
 def _settings(run: Run) -> dict:
-    bootstrap = {"unit": "duplicate group", "level": CI_LEVEL, "resamples": N_BOOTSTRAP,
-                 "seed": BOOTSTRAP_SEED}
-    return {"steps": run.args.steps, "deletion_baseline": quality.DELETION_BASELINE,
-            "insertion_baseline": quality.INSERTION_BASELINE, "seed": run.args.seed,
-            "sanity_cases": run.args.sanity_cases, "sanity_stages": [label for label, _ in run.copies],
-            "sanity_threshold": sanity.SANITY_MAX_SPEARMAN,
-            "pointing_tolerance_fraction": quality.POINTING_TOLERANCE_FRACTION, "bootstrap": bootstrap}
+    bootstrap = {
+        "unit": "duplicate group",
+        "level": CI_LEVEL,
+        "resamples": N_BOOTSTRAP,
+        "seed": BOOTSTRAP_SEED,
+    }
+    return {
+        "steps": run.args.steps,
+        "deletion_baseline": quality.DELETION_BASELINE,
+        "insertion_baseline": quality.INSERTION_BASELINE,
+        "seed": run.args.seed,
+        "sanity_cases": run.args.sanity_cases,
+        "sanity_stages": [label for label, _ in run.copies],
+        "sanity_threshold": sanity.SANITY_MAX_SPEARMAN,
+        "pointing_tolerance_fraction": quality.POINTING_TOLERANCE_FRACTION,
+        "bootstrap": bootstrap,
+    }
 
 
 def build_summary(run: Run, cases: pd.DataFrame, curves: dict, fractions: np.ndarray) -> dict:
@@ -240,10 +257,17 @@ def build_summary(run: Run, cases: pd.DataFrame, curves: dict, fractions: np.nda
         entry = summary.method_summary(rows, np.asarray(curves.get(name, [])), fractions, settings)
         label = "Random ranking (reference)" if name == summary.RANDOM_REFERENCE else EXPLAINERS[name].label
         methods[name] = {"label": label, "params": run.methods.get(name, {}), **entry}
-    return {"schema_version": summary.SCHEMA_VERSION, "checkpoint": run.classifier.fingerprint,
-            "split": run.args.split, "n_cases": int(cases["path"].nunique()),
-            "labels": list(run.classifier.labels), "settings": settings, "versions": _versions(),
-            "note": summary.NOTE, "methods": methods}
+    return {
+        "schema_version": summary.SCHEMA_VERSION,
+        "checkpoint": run.classifier.fingerprint,
+        "split": run.args.split,
+        "n_cases": int(cases["path"].nunique()),
+        "labels": list(run.classifier.labels),
+        "settings": settings,
+        "versions": _versions(),
+        "note": summary.NOTE,
+        "methods": methods,
+    }
 
 
 def _versions() -> dict[str, str]:

@@ -24,7 +24,9 @@ def label2id(labels: tuple[str, ...] | list[str] = LABELS) -> dict[str, int]:
     return {name: i for i, name in enumerate(labels)}
 
 
-def check_labels(found: tuple[str, ...] | list[str], expected: tuple[str, ...] | list[str], what: str) -> None:
+def check_labels(
+    found: tuple[str, ...] | list[str], expected: tuple[str, ...] | list[str], what: str
+) -> None:
     """Raise :class:`LabelMismatchError` naming both label lists when they differ.
 
     Args:
@@ -35,5 +37,6 @@ def check_labels(found: tuple[str, ...] | list[str], expected: tuple[str, ...] |
     if tuple(found) != tuple(expected):
         raise LabelMismatchError(
             f"{what} has labels {list(found)}, expected {list(expected)}. "
-            "Use a model and evaluations trained for the same classes (labels come from config.json id2label)."
+            "Use a model and evaluations trained for the same classes "
+            "(labels come from config.json id2label)."
         )

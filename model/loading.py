@@ -25,8 +25,18 @@ HUB_PROBE_TIMEOUT_S = 3.0
 # Standard ViT sizes (Dosovitskiy et al. 2021; DeiT-Ti for "tiny").
 ARCHITECTURES: dict[str, dict[str, int]] = {
     "tiny": {"hidden_size": 192, "num_hidden_layers": 12, "num_attention_heads": 3, "intermediate_size": 768},
-    "small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6, "intermediate_size": 1536},
-    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    "small": {
+        "hidden_size": 384,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 6,
+        "intermediate_size": 1536,
+    },
+    "base": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+    },
 }
 
 
@@ -126,7 +136,9 @@ def load_classifier(source: str | Path, expected_labels: tuple[str, ...] | None 
     local = path.is_dir()
     looks_like_path = source.startswith((".", "/", "~")) or source.count("/") != 1 or path.suffix != ""
     if not local and looks_like_path:
-        raise ModelLoadError(f"Model folder '{source}' does not exist. Pass a save_pretrained folder or a hub id.")
+        raise ModelLoadError(
+            f"Model folder '{source}' does not exist. Pass a save_pretrained folder or a hub id."
+        )
     if local and not (path / "config.json").exists():
         raise ModelLoadError(f"'{source}' has no config.json: it is not a save_pretrained model folder.")
     try:
@@ -151,7 +163,8 @@ def _load_from_hub(hub_id: str, **head: object) -> ViTForImageClassification:
         pass
     if not _hub_reachable():
         raise ModelLoadError(
-            f"Cannot reach the Hugging Face Hub to download '{hub_id}' (no network), and it is not in the local "
+            f"Cannot reach the Hugging Face Hub to download '{hub_id}' (no network), "
+            f"and it is not in the local "
             "cache. Download it where the Hub is reachable (`huggingface-cli download "
             f"{hub_id}`) or choose a local save_pretrained folder such as 'artifacts/model'."
         )
@@ -184,8 +197,13 @@ def load_for_finetuning(
         raise ModelLoadError(f"'{source}' has no config.json: it is not a save_pretrained model folder.")
     if not local and (source.startswith((".", "/", "~")) or source.count("/") != 1):
         raise ModelLoadError(f"Base model '{source}' is neither a folder nor a hub id (owner/name).")
-    head = dict(num_labels=len(labels), id2label=id2label(labels), label2id=label2id(labels),
-                ignore_mismatched_sizes=True, **overrides)
+    head = dict(
+        num_labels=len(labels),
+        id2label=id2label(labels),
+        label2id=label2id(labels),
+        ignore_mismatched_sizes=True,
+        **overrides,
+    )
     try:
         model = _from_pretrained(source, True, **head) if local else _load_from_hub(source, **head)
     except ModelLoadError:
@@ -196,7 +214,11 @@ def load_for_finetuning(
 
 
 def build_classifier(
-    arch: str, labels: tuple[str, ...] = LABELS, image_size: int = 224, patch_size: int = 16, **overrides: float
+    arch: str,
+    labels: tuple[str, ...] = LABELS,
+    image_size: int = 224,
+    patch_size: int = 16,
+    **overrides: float,
 ) -> ViTForImageClassification:
     """Make a randomly initialised ViT classifier for training from scratch.
 
@@ -205,7 +227,8 @@ def build_classifier(
         labels: class names in index order (written to ``id2label``).
         image_size: input side in pixels; must be a multiple of ``patch_size``.
         patch_size: patch side in pixels.
-        **overrides: any other ``ViTConfig`` field (e.g. ``num_hidden_layers=6``, ``hidden_dropout_prob=0.1``).
+        **overrides: any other ``ViTConfig`` field (e.g. ``num_hidden_layers=6``,
+            ``hidden_dropout_prob=0.1``).
 
     Returns:
         The model in eval mode with eager attention.

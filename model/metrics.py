@@ -31,9 +31,23 @@ N_RELIABILITY_BINS = 10  # equal-width probability bins (Guo et al. 2017 use 15;
 # Probabilities are clipped to at least this before the log in the NLL: a saturated wrong answer costs ~27.6.
 LOG_EPS = 1e-12
 PROB_PREFIX, CAL_PREFIX, LOGIT_PREFIX = "p_", "pcal_", "logit_"
-SCALARS = ("accuracy", "balanced_accuracy", "macro_precision", "macro_recall", "macro_f1",
-           "weighted_precision", "weighted_recall", "weighted_f1", "sensitivity", "specificity", "roc_auc",
-           "pr_auc", "brier", "nll", "ece")
+SCALARS = (
+    "accuracy",
+    "balanced_accuracy",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "weighted_precision",
+    "weighted_recall",
+    "weighted_f1",
+    "sensitivity",
+    "specificity",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "nll",
+    "ece",
+)
 NAN = float("nan")
 
 
@@ -170,14 +184,17 @@ def point_metrics(
     neg_total = int((~is_pos).sum())
     tn = int(((pred != pos) & ~is_pos).sum())
     count, mean_conf, mean_hit = _bins(probs.max(axis=1), probs.argmax(axis=1) == y, N_RELIABILITY_BINS)
-    m = {"accuracy": float(np.trace(cm) / y.size), **_averages(per_class, undefined),
-         "sensitivity": per_class[labels[pos]]["recall"],
-         "specificity": _ratio(tn, neg_total, f"no case other than '{labels[pos]}'", "specificity",
-                               undefined),
-         "roc_auc": roc_auc(p_pos, is_pos), "pr_auc": average_precision(p_pos, is_pos),
-         "brier": float(np.mean((p_pos - is_pos) ** 2)),
-         "nll": float(-np.mean(np.log(np.clip(probs[np.arange(y.size), y], LOG_EPS, 1.0)))),
-         "ece": float(np.nansum(count * np.abs(mean_hit - mean_conf)) / y.size)}
+    m = {
+        "accuracy": float(np.trace(cm) / y.size),
+        **_averages(per_class, undefined),
+        "sensitivity": per_class[labels[pos]]["recall"],
+        "specificity": _ratio(tn, neg_total, f"no case other than '{labels[pos]}'", "specificity", undefined),
+        "roc_auc": roc_auc(p_pos, is_pos),
+        "pr_auc": average_precision(p_pos, is_pos),
+        "brier": float(np.mean((p_pos - is_pos) ** 2)),
+        "nll": float(-np.mean(np.log(np.clip(probs[np.arange(y.size), y], LOG_EPS, 1.0)))),
+        "ece": float(np.nansum(count * np.abs(mean_hit - mean_conf)) / y.size),
+    }
     if np.isnan(m["sensitivity"]):
         undefined["sensitivity"] = f"no '{labels[pos]}' case in the records"
     if np.isnan(m["roc_auc"]) or np.isnan(m["pr_auc"]):
@@ -194,8 +211,14 @@ def _leaves(metrics: dict) -> dict[tuple[str, ...], float]:
 
 
 def bootstrap_intervals(
-    y: NDArray[np.int64], probs: NDArray[np.float64], groups: Sequence[str], labels: Sequence[str], pos: int,
-    threshold: float, n_resamples: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+    y: NDArray[np.int64],
+    probs: NDArray[np.float64],
+    groups: Sequence[str],
+    labels: Sequence[str],
+    pos: int,
+    threshold: float,
+    n_resamples: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
 ) -> dict:
     """Percentile bootstrap intervals (level :data:`CI_LEVEL`) for every metric, resampling whole groups.
 
@@ -251,8 +274,13 @@ def record_arrays(
 
 
 def compute_metrics(
-    records: pd.DataFrame, labels: Sequence[str], positive: str = POSITIVE_LABEL, threshold: float = 0.5,
-    calibrated: bool = False, n_resamples: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+    records: pd.DataFrame,
+    labels: Sequence[str],
+    positive: str = POSITIVE_LABEL,
+    threshold: float = 0.5,
+    calibrated: bool = False,
+    n_resamples: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
 ) -> dict:
     """Every metric of a saved evaluation, with group-bootstrap intervals, from per-case records.
 
@@ -290,16 +318,26 @@ def compute_metrics(
     if n_resamples:
         ci = bootstrap_intervals(y, probs, groups, labels, pos, threshold, n_resamples, seed)
     return {
-        "threshold": float(threshold), "n": int(y.size), "n_groups": len(set(groups)), "metrics": metrics,
-        "ci95": ci, "undefined": undefined, "confusion": cm.tolist(),
-        "reliability": {"top_label": reliability_bins(records, labels, calibrated),
-                        "positive": reliability_bins(records, labels, calibrated, positive)},
+        "threshold": float(threshold),
+        "n": int(y.size),
+        "n_groups": len(set(groups)),
+        "metrics": metrics,
+        "ci95": ci,
+        "undefined": undefined,
+        "confusion": cm.tolist(),
+        "reliability": {
+            "top_label": reliability_bins(records, labels, calibrated),
+            "positive": reliability_bins(records, labels, calibrated, positive),
+        },
         "bootstrap": {"resamples": n_resamples, "seed": seed, "level": CI_LEVEL, "unit": "group"},
     }
 
 
 def reliability_bins(
-    records: pd.DataFrame, labels: Sequence[str], calibrated: bool = False, positive: str | None = None,
+    records: pd.DataFrame,
+    labels: Sequence[str],
+    calibrated: bool = False,
+    positive: str | None = None,
     n_bins: int = N_RELIABILITY_BINS,
 ) -> list[dict[str, float]]:
     """Reliability-diagram bins: equal-width [i/n, (i+1)/n) (the last closed), empty bins included.
@@ -322,8 +360,16 @@ def reliability_bins(
         pos = list(labels).index(positive)
         conf, hit = probs[:, pos], y == pos
     count, mean_conf, mean_hit = _bins(conf, hit, n_bins)
-    return [{"lower": i / n_bins, "upper": (i + 1) / n_bins, "count": int(count[i]),
-             "confidence": float(mean_conf[i]), "accuracy": float(mean_hit[i])} for i in range(n_bins)]
+    return [
+        {
+            "lower": i / n_bins,
+            "upper": (i + 1) / n_bins,
+            "count": int(count[i]),
+            "confidence": float(mean_conf[i]),
+            "accuracy": float(mean_hit[i]),
+        }
+        for i in range(n_bins)
+    ]
 
 
 def _scores(

@@ -47,7 +47,7 @@ class PreprocessConfig:
     crop_brain: bool = True
 
     def to_hf_dict(self) -> dict:
-        """Return a ``preprocessor_config.json`` dict that ``AutoImageProcessor`` reads (plus ``crop_brain``)."""
+        """Return the ``preprocessor_config.json`` dict ``AutoImageProcessor`` reads (plus ``crop_brain``)."""
         return {
             "do_normalize": True,
             "do_rescale": True,

@@ -38,8 +38,12 @@ class SmallCNN(nn.Module):
         super().__init__()
         blocks, channels = [], 3
         for width in widths:
-            blocks += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-                       nn.MaxPool2d(2)]
+            blocks += [
+                nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
             channels = width
         self.features = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(TEACHER_DROPOUT), nn.Linear(channels, num_labels))
@@ -50,8 +54,13 @@ class SmallCNN(nn.Module):
 
 
 def train_teacher(
-    pixels: torch.Tensor, labels: torch.Tensor, normalise: Callable[[torch.Tensor], torch.Tensor],
-    augment: AugmentConfig, epochs: int, g: torch.Generator, num_labels: int = 2,
+    pixels: torch.Tensor,
+    labels: torch.Tensor,
+    normalise: Callable[[torch.Tensor], torch.Tensor],
+    augment: AugmentConfig,
+    epochs: int,
+    g: torch.Generator,
+    num_labels: int = 2,
 ) -> SmallCNN:
     """Train the teacher on the training split with the run's augmentation (fixed epochs, no selection).
 
@@ -75,7 +84,7 @@ def train_teacher(
     for _ in tqdm(range(epochs), desc="teacher", leave=False):
         order = torch.randperm(len(labels), generator=g)
         for start in range(0, len(order), TEACHER_BATCH):
-            idx = order[start:start + TEACHER_BATCH]
+            idx = order[start : start + TEACHER_BATCH]
             x = normalise(augment_batch(pixels[idx].float() / 255, augment, g))
             loss = F.cross_entropy(teacher(x), labels[idx])
             opt.zero_grad(set_to_none=True)
@@ -108,7 +117,7 @@ def recalibrate_batchnorm(
         norm.momentum = None  # cumulative average over the batches below
     model.train()
     for start in range(0, len(pixels), TEACHER_BATCH):
-        model(normalise(pixels[start:start + TEACHER_BATCH].float() / 255))
+        model(normalise(pixels[start : start + TEACHER_BATCH].float() / 255))
     return model.eval()
 
 

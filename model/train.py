@@ -42,8 +42,19 @@ from model.teacher import distillation_loss, train_teacher
 from model.vit_init import mimetic_init
 
 LOG_FILE = "training_log.csv"
-LOG_COLUMNS = ("epoch", "step", "training_loss", "validation_loss", "accuracy", "precision", "recall", "f1",
-               "roc_auc", "lr", "seconds")
+LOG_COLUMNS = (
+    "epoch",
+    "step",
+    "training_loss",
+    "validation_loss",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "lr",
+    "seconds",
+)
 TRAIN_SPLITS = ("train", "validation")  # the only manifest rows this module ever reads
 Forward = Callable[[torch.Tensor], torch.Tensor]  # (B, 3, S, S) model input -> (B, K) logits
 
@@ -100,8 +111,10 @@ def load_split(data: str | Path, manifest: str | Path, split: str, pre: Preproce
     rows = frame[frame["split"] == split]
     if rows.empty:
         raise ValueError(f"Manifest {manifest} has no '{split}' rows; regenerate it with model.data split.")
-    images = [crop_and_resize(load_scan(Path(data) / p).image, pre)[0]
-              for p in tqdm(rows["path"], desc=f"load {split}", leave=False)]
+    images = [
+        crop_and_resize(load_scan(Path(data) / p).image, pre)[0]
+        for p in tqdm(rows["path"], desc=f"load {split}", leave=False)
+    ]
     pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # (N, 3, S, S) uint8
     labels = torch.tensor([_label_index(v) for v in rows["label"]], dtype=torch.long)
     return Split(pixels, labels, tuple(rows["path"]))
@@ -115,16 +128,18 @@ def build_model(cfg: TrainConfig) -> tuple[ViTForImageClassification, Preprocess
         if cfg.init == "mimetic":
             mimetic_init(model, cfg.seed)
         return model, PreprocessConfig(image_size=cfg.image_size, crop_brain=cfg.crop_brain)
-    model, base_pre = load_for_finetuning(cfg.base, LABELS, hidden_dropout_prob=cfg.dropout,
-                                          attention_probs_dropout_prob=cfg.attention_dropout)
+    model, base_pre = load_for_finetuning(
+        cfg.base, LABELS, hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.attention_dropout
+    )
     return model, replace(base_pre, image_size=int(model.config.image_size), crop_brain=cfg.crop_brain)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam (seed recipe) or AdamW; AdamW does not decay biases, norms or the embedding layer."""
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
-                                weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(
+            model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "embeddings" in name else decay).append(param)
@@ -168,14 +183,24 @@ def evaluate_split(forward: Forward, split: Split, pre: PreprocessConfig, batch:
         pre: preprocessing (normalisation constants).
         batch: scans per forward pass.
     """
-    logits = torch.cat([forward(_normalise(split.pixels[i:i + batch].float() / 255, pre))
-                        for i in range(0, len(split.labels), batch)])  # (N, 2)
+    logits = torch.cat(
+        [
+            forward(_normalise(split.pixels[i : i + batch].float() / 255, pre))
+            for i in range(0, len(split.labels), batch)
+        ]
+    )  # (N, 2)
     loss = F.cross_entropy(logits, split.labels).item()
     probs = logits.softmax(-1).double().numpy()
     metrics = point_metrics(split.labels.numpy(), probs, LABELS, LABELS.index(POSITIVE_LABEL), 0.5)[0]
     positive = metrics["per_class"][POSITIVE_LABEL]  # the seed reports binary scores of the tumour class
-    return {"validation_loss": loss, "accuracy": metrics["accuracy"], "precision": positive["precision"],
-            "recall": positive["recall"], "f1": positive["f1"], "roc_auc": metrics["roc_auc"]}
+    return {
+        "validation_loss": loss,
+        "accuracy": metrics["accuracy"],
+        "precision": positive["precision"],
+        "recall": positive["recall"],
+        "f1": positive["f1"],
+        "roc_auc": metrics["roc_auc"],
+    }
 
 
 def _loss_fn(cfg: TrainConfig, labels: torch.Tensor) -> torch.nn.CrossEntropyLoss:
@@ -187,9 +212,16 @@ def _loss_fn(cfg: TrainConfig, labels: torch.Tensor) -> torch.nn.CrossEntropyLos
 
 
 def train_epoch(
-    model: ViTForImageClassification, data: Split, cfg: TrainConfig, pre: PreprocessConfig,
-    opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, loss_fn: torch.nn.Module,
-    g: torch.Generator, desc: str, teacher: torch.nn.Module | None = None,
+    model: ViTForImageClassification,
+    data: Split,
+    cfg: TrainConfig,
+    pre: PreprocessConfig,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LambdaLR,
+    loss_fn: torch.nn.Module,
+    g: torch.Generator,
+    desc: str,
+    teacher: torch.nn.Module | None = None,
 ) -> float:
     """One shuffled pass over the training split with augmentation; returns the mean training loss.
 
@@ -199,7 +231,7 @@ def train_epoch(
     order = torch.randperm(len(data.labels), generator=g)
     total, seen = 0.0, 0
     for start in tqdm(range(0, len(order), cfg.batch_size), desc=desc, leave=False):
-        idx = order[start:start + cfg.batch_size]
+        idx = order[start : start + cfg.batch_size]
         x = _normalise(augment_batch(data.pixels[idx].float() / 255, cfg.augment, g), pre)  # (B, 3, S, S)
         target = data.labels[idx]
         if cfg.mixup > 0:  # soft (B, K) targets
@@ -246,13 +278,21 @@ def train(cfg: TrainConfig) -> TrainResult:
         torch.set_num_threads(previous_threads)
 
 
-def _teacher(cfg: TrainConfig, data: Split, val: Split, pre: PreprocessConfig, g: torch.Generator
-             ) -> tuple[torch.nn.Module | None, dict | None]:
+def _teacher(
+    cfg: TrainConfig, data: Split, val: Split, pre: PreprocessConfig, g: torch.Generator
+) -> tuple[torch.nn.Module | None, dict | None]:
     if not cfg.teacher_epochs:
         return None, None
     torch.manual_seed(cfg.seed)
-    teacher = train_teacher(data.pixels, data.labels, lambda x: _normalise(x, pre), cfg.augment,
-                            cfg.teacher_epochs, g, len(LABELS))
+    teacher = train_teacher(
+        data.pixels,
+        data.labels,
+        lambda x: _normalise(x, pre),
+        cfg.augment,
+        cfg.teacher_epochs,
+        g,
+        len(LABELS),
+    )
     scores = evaluate_split(teacher, val, pre, cfg.eval_batch_size)
     tqdm.write("teacher on validation: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     return teacher, scores
@@ -275,9 +315,14 @@ def _train(cfg: TrainConfig) -> TrainResult:
         desc = f"epoch {epoch}/{cfg.epochs}"
         train_loss = train_epoch(model, train_set, cfg, pre, opt, sched, loss_fn, g, desc, teacher)
         model.eval()
-        row = {"epoch": epoch, "step": epoch * steps, "training_loss": train_loss,
-               **evaluate_split(lambda x: model(pixel_values=x).logits, val_set, pre, cfg.eval_batch_size),
-               "lr": lr, "seconds": time.perf_counter() - start}
+        row = {
+            "epoch": epoch,
+            "step": epoch * steps,
+            "training_loss": train_loss,
+            **evaluate_split(lambda x: model(pixel_values=x).logits, val_set, pre, cfg.eval_batch_size),
+            "lr": lr,
+            "seconds": time.perf_counter() - start,
+        }
         log.append(row)
         print_row(row)
         if _is_better(row, best, cfg.select_by):
@@ -285,19 +330,31 @@ def _train(cfg: TrainConfig) -> TrainResult:
     if cfg.half:  # the kept weights as they will be stored, so the logged figures are the saved file's
         best_state = {k: v.half().float() for k, v in best_state.items()}
     model.load_state_dict(best_state)
-    return TrainResult(model.eval(), pre, log, int(best["epoch"]), time.perf_counter() - start,
-                       len(train_set.labels), len(val_set.labels), teacher_scores)
+    return TrainResult(
+        model.eval(),
+        pre,
+        log,
+        int(best["epoch"]),
+        time.perf_counter() - start,
+        len(train_set.labels),
+        len(val_set.labels),
+        teacher_scores,
+    )
 
 
 def print_row(row: dict | None) -> None:
     """Print the seed's per-epoch table: a header for ``None``, else one row."""
     if row is None:
-        tqdm.write(f"{'Training Loss':>13} {'Epoch':>5} {'Step':>6} {'Validation Loss':>15} {'Accuracy':>8} "
-                   f"{'Precision':>9} {'Recall':>6} {'F1':>6} {'ROC-AUC':>7}")
+        tqdm.write(
+            f"{'Training Loss':>13} {'Epoch':>5} {'Step':>6} {'Validation Loss':>15} {'Accuracy':>8} "
+            f"{'Precision':>9} {'Recall':>6} {'F1':>6} {'ROC-AUC':>7}"
+        )
         return
-    tqdm.write(f"{row['training_loss']:13.4f} {row['epoch']:5d} {row['step']:6d} "
-               f"{row['validation_loss']:15.4f} {row['accuracy']:8.4f} {row['precision']:9.4f} "
-               f"{row['recall']:6.4f} {row['f1']:6.4f} {row['roc_auc']:7.4f}")
+    tqdm.write(
+        f"{row['training_loss']:13.4f} {row['epoch']:5d} {row['step']:6d} "
+        f"{row['validation_loss']:15.4f} {row['accuracy']:8.4f} {row['precision']:9.4f} "
+        f"{row['recall']:6.4f} {row['f1']:6.4f} {row['roc_auc']:7.4f}"
+    )
 
 
 def write_log(log: list[dict], path: str | Path) -> Path:
@@ -355,8 +412,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(parser.parse_args(argv))
         result = train(cfg)
     except (ValueError, FileNotFoundError, ModelLoadError, ScanError) as err:
-        hint = " To train offline, pass --from-scratch (or --base LOCAL_FOLDER)." if isinstance(
-            err, ModelLoadError) else ""
+        hint = (
+            " To train offline, pass --from-scratch (or --base LOCAL_FOLDER)."
+            if isinstance(err, ModelLoadError)
+            else ""
+        )
         print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     out = save_run(cfg, result)

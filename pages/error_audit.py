@@ -6,8 +6,11 @@ import streamlit as st
 
 from dashboard import audit_view, layout, resources, settings, tables, widgets_eval
 
-layout.page_header("Error audit", "Which scans does the model get wrong or is unsure about, and what did it "
-                   "look at there? Open any case on the Explain page for every method.")
+layout.page_header(
+    "Error audit",
+    "Which scans does the model get wrong or is unsure about, and what did it "
+    "look at there? Open any case on the Explain page for every method.",
+)
 eval_dir = settings.eval_dir()
 evaluations, problems = resources.load_evaluations(eval_dir)
 for name, fix in problems.items():
@@ -31,23 +34,38 @@ with band_col:
 cases = tables.audit_cases(ev, threshold, band, calibrated)
 positive = tables.positive_label(ev)
 st.markdown(tables.audit_summary(cases, ev, threshold))
-st.download_button("Download the list (CSV)", cases.to_csv(index=False), file_name=f"{name}_error_audit.csv",
-                   mime="text/csv", icon=":material/download:", on_click="ignore")
+st.download_button(
+    "Download the list (CSV)",
+    cases.to_csv(index=False),
+    file_name=f"{name}_error_audit.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)
 
 data_dir = settings.data_dir()
 with st.expander(f"All {len(cases)} listed cases as a table", expanded=data_dir is None):
-    st.dataframe(cases, hide_index=True, column_config={
-        f"P({positive})": st.column_config.NumberColumn(format="%.3f"),
-        "sha256": st.column_config.TextColumn(width="small")})
+    st.dataframe(
+        cases,
+        hide_index=True,
+        column_config={
+            f"P({positive})": st.column_config.NumberColumn(format="%.3f"),
+            "sha256": st.column_config.TextColumn(width="small"),
+        },
+    )
 if data_dir is None:
     layout.stop_with(settings.data_help())
 
 classifier = layout.require_classifier()
 if classifier.fingerprint != ev.checkpoint:
-    st.warning(f"The maps come from the selected model `{classifier.fingerprint}`, but this evaluation was "
-               f"made with `{ev.checkpoint}`: the two may disagree.")
-st.caption("Overlays: attention rollout of the selected model (where the class token gathers information, "
-           "not proof of a lesion), on the colour scale shared by every page.")
+    st.warning(
+        f"The maps come from the selected model `{classifier.fingerprint}`, but this evaluation was "
+        f"made with `{ev.checkpoint}`: the two may disagree."
+    )
+st.caption(
+    "Overlays: attention rollout of the selected model (where the class token gathers information, "
+    "not proof of a lesion), on the colour scale shared by every page."
+)
 counts = tables.audit_counts(cases)
 tabs = st.tabs([f"{tables.AUDIT_TITLES[kind]} ({counts[kind]})" for kind in tables.AUDIT_KINDS])
 for tab, kind in zip(tabs, tables.AUDIT_KINDS, strict=True):

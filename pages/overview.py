@@ -10,9 +10,11 @@ from model.labels import LabelMismatchError
 from model.loading import ModelLoadError
 
 layout.page_header("Overview", "What this model is, how it was trained and tested, and what it is (not) for.")
-st.warning("**Research and teaching tool — not for diagnosis.** The model was trained on about 250 public "
-           "brain MRI images of unknown provenance. Never use its answers or maps for a clinical decision.",
-           icon=":material/warning:")
+st.warning(
+    "**Research and teaching tool — not for diagnosis.** The model was trained on about 250 public "
+    "brain MRI images of unknown provenance. Never use its answers or maps for a clinical decision.",
+    icon=":material/warning:",
+)
 
 source, eval_dir = settings.model_source(), settings.eval_dir()
 try:
@@ -29,16 +31,22 @@ except ArtifactError as err:
 else:
     for column, (name, value, interval) in zip(st.columns(4), tables.headline(test), strict=True):
         column.metric(name, value, delta=interval, delta_color="off", delta_arrow="off", border=True)
-    st.caption(f"{tables.describe(test)}. 95% intervals: bootstrap over duplicate groups. All splits, "
-               "thresholds and calibration are on the *Performance* page.")
+    st.caption(
+        f"{tables.describe(test)}. 95% intervals: bootstrap over duplicate groups. All splits, "
+        "thresholds and calibration are on the *Performance* page."
+    )
     if classifier is not None and test.checkpoint != classifier.fingerprint:
-        st.warning(f"These metrics belong to model `{test.checkpoint}`, but the selected model is "
-                   f"`{classifier.fingerprint}`. Point the evaluation folder at this model's evaluations.")
+        st.warning(
+            f"These metrics belong to model `{test.checkpoint}`, but the selected model is "
+            f"`{classifier.fingerprint}`. Point the evaluation folder at this model's evaluations."
+        )
 
 card = model_card.read_card(source)
 if not card:
-    st.info(f"No model card (README.md) in `{source}`: showing the data set's generic notes. Write the card "
-            f"with `{model_card.CARD_COMMAND}`.")
+    st.info(
+        f"No model card (README.md) in `{source}`: showing the data set's generic notes. Write the card "
+        f"with `{model_card.CARD_COMMAND}`."
+    )
     card = model_card.generic_sections()
 
 model_col, data_col = st.columns([2, 3], gap="large")

@@ -7,8 +7,11 @@ import streamlit as st
 from dashboard import figures_eval, resources, settings, tables, widgets_eval
 from dashboard.layout import page_header, stop_with
 
-page_header("Performance", "How well the model separates tumour from no tumour on each split, with 95% "
-            "intervals, and how its errors trade off as the decision threshold moves.")
+page_header(
+    "Performance",
+    "How well the model separates tumour from no tumour on each split, with 95% "
+    "intervals, and how its errors trade off as the decision threshold moves.",
+)
 eval_dir = settings.eval_dir()
 evaluations, problems = resources.load_evaluations(eval_dir)
 for name, fix in problems.items():
@@ -18,7 +21,8 @@ if not evaluations:
 
 by_name = {ev.name: ev for ev in evaluations}
 calibrated = widgets_eval.show_calibrated(
-    "performance.calibrated", available=any(tables.has_calibration(ev) for ev in evaluations))
+    "performance.calibrated", available=any(tables.has_calibration(ev) for ev in evaluations)
+)
 
 st.subheader("Metrics per split")
 st.dataframe(tables.split_metrics_frame(evaluations, calibrated))
@@ -26,7 +30,8 @@ st.caption(
     "Point estimate at the saved threshold, with a 95% percentile-bootstrap interval that resamples "
     "duplicate groups (near-identical scans count once). The calibration temperature is fitted on the "
     "validation split, so calibrated validation numbers are optimistic. Small splits give wide intervals: "
-    "read them, not the point estimates alone.")
+    "read them, not the point estimates alone."
+)
 
 st.subheader("Decision threshold")
 name = widgets_eval.show_evaluation_choice(list(by_name), key="performance.split", label="Split")
@@ -38,8 +43,11 @@ result = resources.metrics_at_threshold(eval_dir, ev, threshold, use_calibrated)
 
 matrix_col, table_col = st.columns([3, 2], gap="medium")
 with matrix_col:
-    widgets_eval.show_figure(figures_eval.build_confusion_figure(
-        tables.confusion_counts(result), ev.labels, title=f"{name} split, threshold {threshold:.2f}"))
+    widgets_eval.show_figure(
+        figures_eval.build_confusion_figure(
+            tables.confusion_counts(result), ev.labels, title=f"{name} split, threshold {threshold:.2f}"
+        )
+    )
     with st.expander("Counts as a table (rows = true label, columns = predicted label)"):
         st.table(tables.confusion_table(result, ev.labels))
 with table_col:
@@ -63,4 +71,5 @@ text_col.markdown(
     "similar predicted probability; a calibrated model lies on the diagonal. The bars show how many scans "
     "each bin holds: bins with few scans are noisy. *Calibrated* divides the logits by a temperature fitted "
     "on the validation split; it changes how sure the model sounds, not which scans it ranks higher. ECE is "
-    "the expected calibration error of the top-label confidence (lower is better).")
+    "the expected calibration error of the top-label confidence (lower is better)."
+)

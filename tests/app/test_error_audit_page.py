@@ -10,9 +10,11 @@ PAGE = "../pages/error_audit.py"
 def _by_hand(records: pd.DataFrame, threshold: float, band: tuple[float, float]) -> dict[str, set[str]]:
     called, is_pos = records["p_tumor"] >= threshold, records["label"] == "tumor"
     unsure = records["p_tumor"].between(*band)
-    return {"false positive": set(records["path"][called & ~is_pos]),
-            "false negative": set(records["path"][~called & is_pos]),
-            "low confidence": set(records["path"][unsure & (called == is_pos)])}
+    return {
+        "false positive": set(records["path"][called & ~is_pos]),
+        "false negative": set(records["path"][~called & is_pos]),
+        "low confidence": set(records["path"][unsure & (called == is_pos)]),
+    }
 
 
 KINDS = ("false positive", "false negative", "low confidence")

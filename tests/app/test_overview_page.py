@@ -25,9 +25,11 @@ def test_headline_metrics_match_the_records_and_carry_intervals(app_env, app_tes
     records = ev.records
     is_pos = records["label"] == "tumor"
     said_pos = records["predicted"] == "tumor"  # the saved 0.5-threshold decision
-    expected = {"Accuracy": np.mean(is_pos == said_pos),
-                "Sensitivity (tumour recall)": said_pos[is_pos].mean(),
-                "Specificity": (~said_pos[~is_pos]).mean()}
+    expected = {
+        "Accuracy": np.mean(is_pos == said_pos),
+        "Sensitivity (tumour recall)": said_pos[is_pos].mean(),
+        "Specificity": (~said_pos[~is_pos]).mean(),
+    }
     shown = {m.label: m for m in at.metric}
     assert set(shown) == {"Accuracy", "ROC-AUC", "Sensitivity (tumour recall)", "Specificity"}
     for name, value in expected.items():

@@ -15,8 +15,10 @@ def _expected_counts(records, column: str, threshold: float) -> list[list[int]]:
     """Confusion counts by hand: rows = true (no tumor, tumor), columns = predicted (no tumor, tumor)."""
     called = records[column] >= threshold
     is_pos = records["label"] == "tumor"
-    return [[int((~is_pos & ~called).sum()), int((~is_pos & called).sum())],
-            [int((is_pos & ~called).sum()), int((is_pos & called).sum())]]
+    return [
+        [int((~is_pos & ~called).sum()), int((~is_pos & called).sum())],
+        [int((is_pos & ~called).sum()), int((is_pos & called).sum())],
+    ]
 
 
 def _shown_counts(at) -> list[list[int]]:
@@ -77,8 +79,9 @@ def test_missing_evaluation_folder_shows_guidance(empty_env, app_test):
     assert any("python -m model.evaluate" in i.value for i in at.info)
 
 
-def test_a_corrupt_evaluation_is_named_and_the_others_still_shown(spread_env, app_test, monkeypatch,
-                                                                  tmp_path):
+def test_a_corrupt_evaluation_is_named_and_the_others_still_shown(
+    spread_env, app_test, monkeypatch, tmp_path
+):
     eval_dir = shutil.copytree(spread_env.eval_dir, tmp_path / "eval")
     path = eval_dir / "validation_results.json"
     results = json.loads(path.read_text())

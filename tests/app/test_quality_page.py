@@ -25,12 +25,17 @@ def _rows(records: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     for i, case in enumerate(records.to_dict("records")):
         tumour = case["label"] == "tumor"
         base = {k: case[k] for k in ("path", "sha256", "group", "label")} | {"index": i, "target": 1}
-        rows.append(base | {"method": xs.RANDOM_REFERENCE, "seconds": 0.0, "deletion_auc": 0.5,
-                            "insertion_auc": 0.5})
+        rows.append(
+            base | {"method": xs.RANDOM_REFERENCE, "seconds": 0.0, "deletion_auc": 0.5, "insertion_auc": 0.5}
+        )
         for method in METHODS:
             masked = {"pointing_hit": float(i % 2), "mask_share": 0.3, "area_share": 0.1, "chance_hit": 0.2}
-            row = base | {"method": method, "seconds": 0.1, "deletion_auc": rng.uniform(0.1, 0.4),
-                          "insertion_auc": rng.uniform(0.5, 0.9)}
+            row = base | {
+                "method": method,
+                "seconds": 0.1,
+                "deletion_auc": rng.uniform(0.1, 0.4),
+                "insertion_auc": rng.uniform(0.5, 0.9),
+            }
             row |= masked if tumour else dict.fromkeys(masked, np.nan)
             if i < SANITY_CASES:
                 row |= {"sanity_spearman": SANITY_RHO[method], "sanity_stage_0": SANITY_RHO[method]}
@@ -46,20 +51,38 @@ def quality_env(spread_env, app_env, monkeypatch, tmp_path):
     rng = np.random.default_rng(0)
     cases = _rows(records, rng)
     fractions = np.linspace(0, 1, 5)
-    settings = {"steps": 4, "sanity_threshold": THRESHOLD, "sanity_stages": ["up to embeddings"],
-                "sanity_cases": SANITY_CASES}
+    settings = {
+        "steps": 4,
+        "sanity_threshold": THRESHOLD,
+        "sanity_stages": ["up to embeddings"],
+        "sanity_cases": SANITY_CASES,
+    }
     methods = {}
     for name in (xs.RANDOM_REFERENCE, *METHODS):
         curves = np.stack([np.stack([1 - fractions, fractions])] * len(records))  # (N, 2, steps + 1)
         label = EXPLAINERS[name].label if name in EXPLAINERS else "Random ranking (reference)"
-        methods[name] = {"label": label, "params": {},
-                         **xs.method_summary(cases[cases["method"] == name], curves, fractions, settings)}
+        methods[name] = {
+            "label": label,
+            "params": {},
+            **xs.method_summary(cases[cases["method"] == name], curves, fractions, settings),
+        }
     fingerprint = load_classifier(app_env.model_dir).fingerprint
-    summary = {"schema_version": xs.SCHEMA_VERSION, "checkpoint": fingerprint, "split": "test",
-               "n_cases": len(records), "labels": ["no tumor", "tumor"], "settings": settings, "versions": {},
-               "note": xs.NOTE, "methods": methods}
-    maps = {xs.map_key(m, 1, sha): rng.dirichlet(np.ones(16)).reshape(4, 4) for m in METHODS
-            for sha in records["sha256"]}
+    summary = {
+        "schema_version": xs.SCHEMA_VERSION,
+        "checkpoint": fingerprint,
+        "split": "test",
+        "n_cases": len(records),
+        "labels": ["no tumor", "tumor"],
+        "settings": settings,
+        "versions": {},
+        "note": xs.NOTE,
+        "methods": methods,
+    }
+    maps = {
+        xs.map_key(m, 1, sha): rng.dirichlet(np.ones(16)).reshape(4, 4)
+        for m in METHODS
+        for sha in records["sha256"]
+    }
     xs.write_explanations(eval_dir / "explanations", summary, cases, maps)
     monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(eval_dir))
     return cases

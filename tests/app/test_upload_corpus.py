@@ -46,8 +46,9 @@ def _outcome(at, case) -> str | None:
 
 
 @pytest.mark.slow
-def test_every_corpus_file_gets_a_message_or_a_result_and_the_session_keeps_serving(app_env, app_test,
-                                                                                   phantom_png):
+def test_every_corpus_file_gets_a_message_or_a_result_and_the_session_keeps_serving(
+    app_env, app_test, phantom_png
+):
     at = app_test(PAGE)
     at.session_state["explain.methods"] = FAST_METHODS
     problems = {}

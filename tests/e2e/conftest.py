@@ -34,8 +34,12 @@ from tests.app.conftest import app_artifacts  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+]
 SERVER_START_TIMEOUT_S = 90  # a cold start imports torch + transformers on a shared 2-core machine
 SERVER_STOP_TIMEOUT_S = 15
 PAGES = ("overview", "explain", "performance", "error-audit", "quality", "learn")
@@ -64,8 +68,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path) -> None:
         if _healthy(url):
             return
         time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n"
-                       f"{log_path.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n"
+        f"{log_path.read_text()[-3000:]}"
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -84,13 +90,26 @@ def _stop(proc: subprocess.Popen) -> None:
 def start_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """Run the dashboard with ``env`` on a free port; yield ``http://localhost:<port>``; always stop it."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard/app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         url = f"http://localhost:{port}"
         _wait_healthy(url, proc, log_path)
@@ -103,8 +122,11 @@ def start_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 def tiny_server(app_artifacts, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """(base URL, server log path) of a dashboard on the tiny-ViT tmp artifacts."""
     log_path = tmp_path_factory.mktemp("streamlit_log") / "server.log"
-    env = {"MRI_EXPLAIN_MODEL": str(app_artifacts.model_dir), "MRI_EXPLAIN_EVAL": str(app_artifacts.eval_dir),
-           "MRI_EXPLAIN_DATA": str(app_artifacts.data_dir)}
+    env = {
+        "MRI_EXPLAIN_MODEL": str(app_artifacts.model_dir),
+        "MRI_EXPLAIN_EVAL": str(app_artifacts.eval_dir),
+        "MRI_EXPLAIN_DATA": str(app_artifacts.data_dir),
+    }
     with start_server(env, log_path) as url:
         yield url, log_path
 

@@ -31,11 +31,18 @@ FILE_INPUT = f'{MAIN} [data-testid="stFileUploader"] input[type="file"]'
 # The footer's last sentence: app.py draws the footer after the page, so seeing it means the script run ended.
 FOOTER_TEXT = FOOTER_NOTE.rsplit(". ", 1)[-1].rstrip(".")
 MAX_UPLOAD_MB = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())["server"][
-    "maxUploadSize"]
+    "maxUploadSize"
+]
 CONCURRENT_SESSIONS = 6
 # One of each kind of failure (the whole corpus goes through the page in tests/app/test_upload_corpus.py).
-BROWSER_BAD_CASES = ("empty_file", "text_renamed_jpg", "truncated_jpeg", "bomb_png_100000",
-                     "dicom_without_pixel_data", "dicom_jpegls_no_decoder")
+BROWSER_BAD_CASES = (
+    "empty_file",
+    "text_renamed_jpg",
+    "truncated_jpeg",
+    "bomb_png_100000",
+    "dicom_without_pixel_data",
+    "dicom_jpegls_no_decoder",
+)
 
 
 def _png(seed: int, size: tuple[int, int]) -> bytes:
@@ -57,8 +64,9 @@ def _open(page, url: str, path: str) -> None:
 
 
 def _upload(page, name: str, data: bytes) -> None:
-    page.locator(FILE_INPUT).set_input_files(files=[{"name": name, "mimeType": "application/octet-stream",
-                                                    "buffer": data}])
+    page.locator(FILE_INPUT).set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
+    )
 
 
 def _wait_for_maps(page, n_maps: int = 2) -> None:
@@ -201,4 +209,3 @@ def test_bundled_model_pages_and_upload(page, bundled_server, screenshot_dir):
     _wait_for_maps(page)
     _assert_clean(page)
     assert _metric(page, "Prediction") in ("tumor", "no tumor")
-

@@ -40,14 +40,20 @@ def make_eval(n: int = 12, seed: int = 0, temperature: float | None = 1.7) -> tu
     rng = np.random.default_rng(seed)
     labels = [LABELS[i % 2] for i in range(n)]
     paths = [f"{'yes' if lab == 'tumor' else 'no'}/img {i}.jpg" for i, lab in enumerate(labels)]
-    cases = pd.DataFrame({"path": paths, "sha256": [f"{i:064x}" for i in range(n)],
-                          "group": [f"g{i // 2}" for i in range(n)],
-                          "label": labels})
+    cases = pd.DataFrame(
+        {
+            "path": paths,
+            "sha256": [f"{i:064x}" for i in range(n)],
+            "group": [f"g{i // 2}" for i in range(n)],
+            "label": labels,
+        }
+    )
     logits = rng.normal(size=(n, 2)).astype(np.float32)
     records = build_records(cases, logits, LABELS, temperature)
     fit = TemperatureFit(temperature, "validation", 10, 0.6, 0.5) if temperature else None
-    results = build_results("test", records, LABELS, FINGERPRINT, calibration=fit, manifest_sha256="m" * 64,
-                            n_resamples=20)
+    results = build_results(
+        "test", records, LABELS, FINGERPRINT, calibration=fit, manifest_sha256="m" * 64, n_resamples=20
+    )
     return results, records
 
 
@@ -110,18 +116,22 @@ def set_key(key: str, value: object):
         data = json.loads(path.read_text())
         data[key] = value
         path.write_text(json.dumps(data))
+
     return edit
 
 
-@pytest.mark.parametrize(("edit", "kwargs", "message"), [
-    (corrupt_json, {}, "not valid JSON"),
-    (set_key("schema_version", SCHEMA_VERSION + 1), {}, "schema version 2"),
-    (lambda p: p.unlink(), {}, "No saved evaluation"),
-    (lambda p: None, {"expected_fingerprint": "000000000000"}, "belongs to model abcdef012345"),
-    (lambda p: None, {"expected_labels": ("glioma", "tumor")}, "has labels"),
-    (set_key("confusion", [[1, 2, 3]]), {}, "inconsistent shapes"),
-    (lambda p: p.with_name("test_predictions.csv").write_text("path\nx\n"), {}, "does not match"),
-])
+@pytest.mark.parametrize(
+    ("edit", "kwargs", "message"),
+    [
+        (corrupt_json, {}, "not valid JSON"),
+        (set_key("schema_version", SCHEMA_VERSION + 1), {}, "schema version 2"),
+        (lambda p: p.unlink(), {}, "No saved evaluation"),
+        (lambda p: None, {"expected_fingerprint": "000000000000"}, "belongs to model abcdef012345"),
+        (lambda p: None, {"expected_labels": ("glioma", "tumor")}, "has labels"),
+        (set_key("confusion", [[1, 2, 3]]), {}, "inconsistent shapes"),
+        (lambda p: p.with_name("test_predictions.csv").write_text("path\nx\n"), {}, "does not match"),
+    ],
+)
 def test_each_refusal_names_the_command_that_fixes_it(tmp_path, edit, kwargs, message):
     results, records = make_eval()
     path = write_evaluation(tmp_path, "test", results, records)

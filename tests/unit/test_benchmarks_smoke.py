@@ -110,8 +110,13 @@ def test_agreement_compares_pixel_and_patch_maps_on_the_patch_grid():
     patch /= patch.sum()
     coarse = Heatmap(patch, "patch", "m", 0, (32, 32))
     fine = Heatmap(coarse.on_input_grid(), "input", "m", 0, (32, 32))
-    reversed_fine = Heatmap(Heatmap(patch[::-1, ::-1].copy(), "patch", "m", 0, (32, 32)).on_input_grid(),
-                            "input", "m", 0, (32, 32))
+    reversed_fine = Heatmap(
+        Heatmap(patch[::-1, ::-1].copy(), "patch", "m", 0, (32, 32)).on_input_grid(),
+        "input",
+        "m",
+        0,
+        (32, 32),
+    )
     assert bench_explain.agreement(coarse, fine, 8) == pytest.approx(1.0)
     assert bench_explain.agreement(fine, reversed_fine, 8) < 1.0
 

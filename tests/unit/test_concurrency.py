@@ -79,8 +79,10 @@ def test_eight_concurrent_sessions_get_exactly_the_serial_maps(tiny_model_dir, c
     source = str(tiny_model_dir)
     shared = resources.load_classifier_cached(source)
     with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
-        futures = [pool.submit(_session, source, shared.fingerprint, i, sha, data)
-                   for i, (sha, data) in enumerate(scans)]
+        futures = [
+            pool.submit(_session, source, shared.fingerprint, i, sha, data)
+            for i, (sha, data) in enumerate(scans)
+        ]
         got = [f.result() for f in futures]
     for i, (want, have) in enumerate(zip(expected, got, strict=True)):
         for key in want:
@@ -94,8 +96,9 @@ def test_eight_concurrent_sessions_get_exactly_the_serial_maps(tiny_model_dir, c
 
 
 def _cached_functions() -> dict[str, object]:
-    return {name: obj for name, obj in vars(resources).items()
-            if hasattr(obj, "_info") and hasattr(obj, "clear")}
+    return {
+        name: obj for name, obj in vars(resources).items() if hasattr(obj, "_info") and hasattr(obj, "clear")
+    }
 
 
 def test_every_dashboard_cache_is_bounded():

@@ -149,8 +149,13 @@ def test_cli_split_prints_counts_and_groups(phantom_root, tmp_path, capsys):
 
 def test_cli_groups_with_reference(phantom_root, phantom_index, tmp_path, capsys):
     groups = phantom_index.groups()
-    ref = pd.DataFrame({"path": phantom_index.paths, "group": [groups.group[p] for p in phantom_index.paths],
-                        "sha256": phantom_index.sha256})
+    ref = pd.DataFrame(
+        {
+            "path": phantom_index.paths,
+            "group": [groups.group[p] for p in phantom_index.paths],
+            "sha256": phantom_index.sha256,
+        }
+    )
     ref.to_csv(tmp_path / "ref.csv", index=False)
     assert read_reference_groups(tmp_path / "ref.csv")[0] == groups.group
     assert main(["groups", "--data", str(phantom_root), "--reference", str(tmp_path / "ref.csv")]) == 0
@@ -160,8 +165,21 @@ def test_cli_groups_with_reference(phantom_root, phantom_index, tmp_path, capsys
 
 
 def test_cli_bad_data_exits_2_without_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "model.data", "split", "--data", str(tmp_path / "nope"),
-                             "--out", str(tmp_path / "m.csv")], capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "model.data",
+            "split",
+            "--data",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path / "m.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: Data folder") and "Traceback" not in result.stderr
     assert not (tmp_path / "m.csv").exists()

@@ -37,9 +37,15 @@ def write_manifest(data: Path, out: Path) -> pd.DataFrame:
         group = re.sub(r"(_copy)?\.\w+$", "", rel)
         index = int(re.search(r"(\d+)", path.name).group(1))
         split = {0: "validation", 1: "test"}.get(index % 4, "train")
-        rows.append({"path": rel, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                     "label": "tumor" if rel.startswith("yes/") else "no tumor", "group": group,
-                     "split": split})
+        rows.append(
+            {
+                "path": rel,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "label": "tumor" if rel.startswith("yes/") else "no tumor",
+                "group": group,
+                "split": split,
+            }
+        )
     frame = pd.DataFrame(rows)
     frame.to_csv(out, index=False)
     return frame
@@ -52,8 +58,21 @@ def evaluated(tmp_path_factory, tiny_model_dir):
     data = write_phantom_dataset(root / "data", n_per_class=12, duplicates=2)
     manifest = write_manifest(data, root / "manifest.csv")
     out = root / "eval"
-    code = main(["--model", str(tiny_model_dir), "--data", str(data), "--manifest",
-                 str(root / "manifest.csv"), "--out", str(out), "--bootstrap", str(N_BOOT), "--no-progress"])
+    code = main(
+        [
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(data),
+            "--manifest",
+            str(root / "manifest.csv"),
+            "--out",
+            str(out),
+            "--bootstrap",
+            str(N_BOOT),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     return {"root": root, "data": data, "manifest": manifest, "out": out, "model": tiny_model_dir}
 
@@ -67,8 +86,9 @@ def test_every_split_and_the_calibration_are_written(evaluated):
 def test_records_match_the_manifest_and_direct_inference(evaluated, tiny_classifier, split):
     ev = read_evaluation(evaluated["out"], split, tiny_classifier.fingerprint, LABELS)
     cases = evaluated["manifest"].query("split == @split").sort_values("path").reset_index(drop=True)
-    pd.testing.assert_frame_equal(ev.records[["path", "sha256", "group", "label"]],
-                                  cases[["path", "sha256", "group", "label"]])
+    pd.testing.assert_frame_equal(
+        ev.records[["path", "sha256", "group", "label"]], cases[["path", "sha256", "group", "label"]]
+    )
     logits = predict_paths(tiny_classifier, [evaluated["data"] / p for p in cases["path"]], 5, progress=False)
     assert np.allclose(ev.records[["logit_no tumor", "logit_tumor"]].to_numpy(), logits, atol=BATCH_ATOL)
     assert ev.results["n"] == len(cases) and ev.results["kind"] == "split"
@@ -100,8 +120,24 @@ def test_temperature_is_fitted_on_the_validation_split_only(evaluated):
 def test_an_external_folder_is_scored_under_its_own_name(evaluated, tmp_path):
     data = write_phantom_dataset(tmp_path / "other", n_per_class=4, duplicates=1)
     out = evaluated["out"]
-    assert main(["--model", str(evaluated["model"]), "--data", str(data), "--name", "external", "--out",
-                 str(out), "--bootstrap", str(N_BOOT), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                str(evaluated["model"]),
+                "--data",
+                str(data),
+                "--name",
+                "external",
+                "--out",
+                str(out),
+                "--bootstrap",
+                str(N_BOOT),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     ev = read_evaluation(out, "external")
     assert ev.results["kind"] == "external" and ev.results["manifest_sha256"] is None
     assert ev.results["n"] == 10 and ev.results["n_groups"] == 8  # each copy joins its original's group
@@ -124,9 +160,24 @@ def test_int8_copy_is_quantized_close_and_leaves_the_original_alone(tiny_classif
 
 
 def test_int8_run_says_so_in_the_results(evaluated, tmp_path):
-    code = main(["--model", str(evaluated["model"]), "--data", str(evaluated["data"]), "--manifest",
-                 str(evaluated["root"] / "manifest.csv"), "--out", str(tmp_path), "--split", "test", "--int8",
-                 "--bootstrap", "0", "--no-progress"])
+    code = main(
+        [
+            "--model",
+            str(evaluated["model"]),
+            "--data",
+            str(evaluated["data"]),
+            "--manifest",
+            str(evaluated["root"] / "manifest.csv"),
+            "--out",
+            str(tmp_path),
+            "--split",
+            "test",
+            "--int8",
+            "--bootstrap",
+            "0",
+            "--no-progress",
+        ]
+    )
     assert code == 0 and list_evaluations(tmp_path) == ["test"]
     ev = read_evaluation(tmp_path, "test")
     assert ev.results["precision"] == "int8" and ev.results["ci95"] is None
@@ -148,8 +199,19 @@ def bad_runs(evaluated, tmp_path) -> list[tuple[list[str], str]]:
     base = ["--model", str(evaluated["model"]), "--out", str(tmp_path / "eval"), "--no-progress"]
     manifest = ["--manifest", str(evaluated["root"] / "manifest.csv")]
     return [
-        (["--model", str(tmp_path / "nope"), "--data", str(changed), "--name", "x", "--out", str(tmp_path)],
-         "does not exist"),
+        (
+            [
+                "--model",
+                str(tmp_path / "nope"),
+                "--data",
+                str(changed),
+                "--name",
+                "x",
+                "--out",
+                str(tmp_path),
+            ],
+            "does not exist",
+        ),
         ([*base, "--data", str(changed), *manifest], "sha256 mismatch"),
         ([*base, "--data", str(tmp_path / "absent"), *manifest], "missing under --data"),
         ([*base, "--data", str(evaluated["data"]), "--name", "test"], "file prefix"),
@@ -171,8 +233,9 @@ def test_bad_input_gives_one_line_and_exit_code_2(evaluated, tmp_path, capsys):
 
 def test_module_cli_reports_without_traceback(tmp_path):
     argv = ["--model", str(tmp_path / "nope"), "--data", str(tmp_path), "--name", "x", "--out", str(tmp_path)]
-    done = subprocess.run([sys.executable, "-m", "model.evaluate", *argv], cwd=REPO_ROOT, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "model.evaluate", *argv], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("error: ") and "does not exist" in done.stderr
 
@@ -221,17 +284,38 @@ def test_bundled_results_are_recomputed_exactly_from_the_bundled_records(bundled
     for name, ev in bundled.items():
         r = ev.results
         for calibrated, view in ((False, r), (True, r["calibrated"])):
-            again = compute_metrics(ev.records, ev.labels, r["positive_label"], r["threshold"], calibrated,
-                                    r["bootstrap"]["resamples"], r["bootstrap"]["seed"])
-            np.testing.assert_equal({k: again[k] for k in ("metrics", "ci95", "confusion", "undefined")},
-                                    {k: view[k] for k in ("metrics", "ci95", "confusion", "undefined")}, name)
+            again = compute_metrics(
+                ev.records,
+                ev.labels,
+                r["positive_label"],
+                r["threshold"],
+                calibrated,
+                r["bootstrap"]["resamples"],
+                r["bootstrap"]["seed"],
+            )
+            np.testing.assert_equal(
+                {k: again[k] for k in ("metrics", "ci95", "confusion", "undefined")},
+                {k: view[k] for k in ("metrics", "ci95", "confusion", "undefined")},
+                name,
+            )
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_evaluating_the_bundled_model_again_reproduces_the_committed_results(bundled, real_data, tmp_path):
-    code = main(["--model", str(BUNDLED_MODEL), "--data", str(real_data), "--manifest", str(BUNDLED_MANIFEST),
-                 "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "--model",
+            str(BUNDLED_MODEL),
+            "--data",
+            str(real_data),
+            "--manifest",
+            str(BUNDLED_MANIFEST),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     splits = [name for name, ev in bundled.items() if ev.results["kind"] == "split"]
     assert splits == list_evaluations(tmp_path)
@@ -240,9 +324,13 @@ def test_evaluating_the_bundled_model_again_reproduces_the_committed_results(bun
         float_columns = [c for c in committed.records.columns if committed.records[c].dtype.kind == "f"]
         other = [c for c in committed.records.columns if c not in float_columns]
         pd.testing.assert_frame_equal(fresh.records[other], committed.records[other])
-        np.testing.assert_allclose(fresh.records[float_columns], committed.records[float_columns], rtol=0,
-                                   atol=REPRODUCE_LOGIT_ATOL)
+        np.testing.assert_allclose(
+            fresh.records[float_columns], committed.records[float_columns], rtol=0, atol=REPRODUCE_LOGIT_ATOL
+        )
         skip = ("predictions_sha256",)  # the CSV bytes differ if any float's last digit does
-        assert_same_tree({k: v for k, v in fresh.results.items() if k not in skip},
-                         {k: v for k, v in committed.results.items() if k not in skip}, name)
+        assert_same_tree(
+            {k: v for k, v in fresh.results.items() if k not in skip},
+            {k: v for k, v in committed.results.items() if k not in skip},
+            name,
+        )
     assert read_calibration(tmp_path).temperature == pytest.approx(read_calibration(BUNDLED_EVAL).temperature)

@@ -60,8 +60,14 @@ def test_roc_figure_draws_the_curve_and_the_operating_point():
 
 
 def test_pr_figure_has_the_no_skill_line_at_the_prevalence():
-    fig = fe.build_pr_figure([0.0, 0.5, 1.0], [1.0, 0.8, 0.4], average_precision=0.8, prevalence=0.4,
-                             operating_point=(0.5, 0.8), threshold=0.5)
+    fig = fe.build_pr_figure(
+        [0.0, 0.5, 1.0],
+        [1.0, 0.8, 0.4],
+        average_precision=0.8,
+        prevalence=0.4,
+        operating_point=(0.5, 0.8),
+        threshold=0.5,
+    )
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     np.testing.assert_allclose(lines["no skill (0.40)"].get_ydata(), [0.4, 0.4])
@@ -70,8 +76,10 @@ def test_pr_figure_has_the_no_skill_line_at_the_prevalence():
 
 
 def test_reliability_figure_plots_each_curve_and_its_bin_counts():
-    curves = {"raw": ([0.1, 0.5, 0.9], [0.2, 0.5, 0.7], [4, 2, 6]),
-              "calibrated": ([0.2, 0.5, 0.8], [0.2, 0.5, 0.75], [3, 3, 6])}
+    curves = {
+        "raw": ([0.1, 0.5, 0.9], [0.2, 0.5, 0.7], [4, 2, 6]),
+        "calibrated": ([0.2, 0.5, 0.8], [0.2, 0.5, 0.75], [3, 3, 6]),
+    }
     fig = fe.build_reliability_figure(curves, ece={"raw": 0.12, "calibrated": 0.03})
     top, bottom = fig.axes
     labels = [line.get_label() for line in top.get_lines()]

@@ -31,9 +31,15 @@ HAND_TOL = 1e-9
 def records(p_tumor, labels, groups=None) -> pd.DataFrame:
     """Binary records with p_tumor and its complement."""
     p = np.asarray(p_tumor, dtype=np.float64)
-    return pd.DataFrame({"path": [f"img{i}.png" for i in range(p.size)],
-                         "group": groups if groups is not None else [f"g{i}" for i in range(p.size)],
-                         "label": labels, "p_no tumor": 1 - p, "p_tumor": p})
+    return pd.DataFrame(
+        {
+            "path": [f"img{i}.png" for i in range(p.size)],
+            "group": groups if groups is not None else [f"g{i}" for i in range(p.size)],
+            "label": labels,
+            "p_no tumor": 1 - p,
+            "p_tumor": p,
+        }
+    )
 
 
 def golden_records() -> tuple[dict, pd.DataFrame]:
@@ -61,8 +67,11 @@ def test_golden_record_set_matches_hand_computed_metrics():
         assert out["metrics"]["per_class"][label] == pytest.approx(stats), label
     assert out["undefined"] == {}
     bins = out["reliability"]["top_label"]
-    nonempty = [dict(bin=i, **{k: b[k] for k in ("count", "confidence", "accuracy")})
-                for i, b in enumerate(bins) if b["count"]]
+    nonempty = [
+        dict(bin=i, **{k: b[k] for k in ("count", "confidence", "accuracy")})
+        for i, b in enumerate(bins)
+        if b["count"]
+    ]
     assert nonempty == [pytest.approx(b) for b in expected["reliability_top_label_nonempty"]]
 
 

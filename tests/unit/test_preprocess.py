@@ -58,7 +58,9 @@ def test_greyscale_and_rgb_inputs_agree():
 
 
 def test_denormalise_inverts_normalisation():
-    cfg = PreprocessConfig(image_size=32, crop_brain=False, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    cfg = PreprocessConfig(
+        image_size=32, crop_brain=False, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
+    )
     img = phantom_image(4, size=(32, 32))
     x, _ = preprocess(img, cfg)
     assert np.abs(denormalise(x, cfg).astype(int) - np.asarray(img).astype(int)).max() <= 1

@@ -33,8 +33,16 @@ from tests.bad_inputs import PATIENT_STRINGS, bad_input_corpus
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = "../pages/explain.py"
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-FILE_EVENTS = ("os.rename", "os.mkdir", "os.link", "os.symlink", "shutil.copyfile", "tempfile.mkstemp",
-               "tempfile.mkdtemp", "os.truncate")
+FILE_EVENTS = (
+    "os.rename",
+    "os.mkdir",
+    "os.link",
+    "os.symlink",
+    "shutil.copyfile",
+    "tempfile.mkstemp",
+    "tempfile.mkdtemp",
+    "os.truncate",
+)
 MAX_UPLOAD_MB_LIMIT = 50  # one MRI slice is a few MB; a larger limit would invite memory exhaustion
 
 _recorders: list[list[str]] = []  # the audit hook appends to the innermost active recorder
@@ -93,8 +101,11 @@ def _pdf_text(pdf: bytes) -> bytes:
 
 def _leaks(blob: bytes | str) -> list[str]:
     data = blob.encode("utf-8", "replace") if isinstance(blob, str) else blob
-    return [s for s in PATIENT_STRINGS
-            if s.encode() in data or s.encode("utf-16-be") in data or s.encode("utf-16-le") in data]
+    return [
+        s
+        for s in PATIENT_STRINGS
+        if s.encode() in data or s.encode("utf-16-be") in data or s.encode("utf-16-le") in data
+    ]
 
 
 def test_the_recorder_sees_writes_and_creations(tmp_path):
@@ -145,8 +156,9 @@ def test_dicom_patient_tags_never_reach_page_logs_or_report(app_env, app_test, m
 
     reports = []
     real_downloads = explain_view.downloads
-    monkeypatch.setattr(explain_view, "downloads",
-                        lambda rep, view: (reports.append(rep), real_downloads(rep, view)))
+    monkeypatch.setattr(
+        explain_view, "downloads", lambda rep, view: (reports.append(rep), real_downloads(rep, view))
+    )
     at = _upload(app_test(PAGE), "patient.dcm", _patient_dicom())
     assert not at.exception and at.metric and len(reports) == 1
     page = _tree_text(at)

@@ -49,8 +49,14 @@ def test_teacher_learns_the_phantoms_and_is_returned_in_eval_mode():
     pixels = torch.stack([torch.from_numpy(np.array(im)).permute(2, 0, 1) for im in images])  # (N, 3, 32, 32)
     labels = torch.tensor([i % 2 for i in range(24)])
     torch.manual_seed(0)
-    teacher = train_teacher(pixels, labels, lambda x: (x - 0.5) / 0.5, AugmentConfig(strength=0.0), 15,
-                            torch.Generator().manual_seed(0))
+    teacher = train_teacher(
+        pixels,
+        labels,
+        lambda x: (x - 0.5) / 0.5,
+        AugmentConfig(strength=0.0),
+        15,
+        torch.Generator().manual_seed(0),
+    )
     assert not teacher.training
     with torch.no_grad():
         accuracy = (teacher((pixels.float() / 255 - 0.5) / 0.5).argmax(-1) == labels).float().mean()
@@ -59,8 +65,9 @@ def test_teacher_learns_the_phantoms_and_is_returned_in_eval_mode():
 
 def test_distilled_run_records_the_teacher(tmp_path):
     manifest = _phantom_manifest(tmp_path / "data")
-    cfg = _config(tmp_path / "data", manifest, tmp_path / "model", epochs=2, teacher_epochs=2,
-                  distill_alpha=0.7)
+    cfg = _config(
+        tmp_path / "data", manifest, tmp_path / "model", epochs=2, teacher_epochs=2, distill_alpha=0.7
+    )
     result = train(cfg)
     assert set(result.teacher_validation) >= {"validation_loss", "accuracy", "roc_auc"}
     run = json.loads((save_run(cfg, result) / "training_config.json").read_text())

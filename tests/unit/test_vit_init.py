@@ -44,8 +44,9 @@ def test_only_attention_weights_change_and_the_seed_decides_them():
     again = mimetic_init(make_tiny_vit(seed=0), seed=1).state_dict()
     other = mimetic_init(make_tiny_vit(seed=0), seed=2).state_dict()
     changed = {k for k in before if not torch.equal(before[k], first[k])}
-    assert changed == {k for k in before if k.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight",
-                                                        "o_proj.weight"))}
+    assert changed == {
+        k for k in before if k.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"))
+    }
     assert all(torch.equal(first[k], again[k]) for k in first)
     key = "vit.layers.0.attention.q_proj.weight"
     assert not torch.equal(first[key], other[key])
