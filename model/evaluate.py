@@ -9,6 +9,8 @@ CLI::
     python -m model.evaluate --model artifacts/model --data ../shared/data/brain_tumor_dataset \\
         --manifest artifacts/split_manifest.csv --out artifacts/eval [--split test] [--int8] [--batch-size 16]
     python -m model.evaluate --model artifacts/model --data OTHER_DIR --name external --out artifacts/eval
+    python -m model.evaluate --model artifacts/model --data ../shared/data/brain_mri_pool \\
+        --name pool-holdout --cases artifacts/pool_manifest.csv --cases-split holdout --out artifacts/eval
 
 A research and teaching tool: these numbers describe a small public data set, not diagnostic performance.
 """
@@ -152,6 +154,35 @@ def folder_cases(data: str | Path, labels: Sequence[str], progress: bool = True)
     )
 
 
+def listed_cases(path: str | Path, split: str | None, labels: Sequence[str]) -> pd.DataFrame:
+    """Cases listed in a CSV with columns path, sha256, label, group (and ``split`` to filter on).
+
+    Labels may be model labels or folder names (``yes``/``no``). The pool manifest (:mod:`model.pool`) is
+    such a file: its ``holdout`` rows are the pool's held-out part.
+
+    Raises:
+        EvaluationInputError: the file is missing, lacks a column, or the split selects nothing.
+        LabelMismatchError: a label is not among ``labels``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationInputError(f"--cases {path} not found.")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    needed = ["path", "sha256", "label", "group"] + (["split"] if split else [])
+    if missing := [c for c in needed if c not in frame.columns]:
+        raise EvaluationInputError(f"--cases {path} lacks column(s) {missing}.")
+    if split:
+        frame = frame[frame["split"] == split]
+    if frame.empty or frame["path"].duplicated().any():
+        raise EvaluationInputError(f"--cases {path} selects no cases (split {split!r}) or repeats a path.")
+    frame = frame.assign(label=frame["label"].map(lambda v: DEFAULT_CLASS_MAP.get(v, v)))
+    if unknown := sorted(set(frame["label"]) - set(labels)):
+        raise LabelMismatchError(f"--cases labels {unknown} are not among the model's labels {list(labels)}.")
+    return (
+        frame[["path", "sha256", "label", "group"]].sort_values("path", kind="stable").reset_index(drop=True)
+    )
+
+
 def _logits(
     classifier: Classifier, data: Path, cases: pd.DataFrame, args: argparse.Namespace, desc: str
 ) -> NDArray:
@@ -218,7 +249,11 @@ def evaluate_folder(classifier: Classifier, args: argparse.Namespace) -> list[Pa
         raise EvaluationInputError(
             f"--name '{args.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}"
         )
-    cases = folder_cases(args.data, classifier.labels, not args.no_progress)
+    cases = (
+        listed_cases(args.cases, args.cases_split, classifier.labels)
+        if args.cases
+        else folder_cases(args.data, classifier.labels, not args.no_progress)
+    )
     try:
         fit = read_calibration(args.out, classifier.fingerprint)
     except ArtifactError as err:
@@ -238,6 +273,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     source.add_argument("--manifest", help="split manifest CSV: evaluate its splits")
     source.add_argument("--name", help="evaluate the whole --data folder under this name (no manifest)")
     p.add_argument("--split", action="append", choices=SPLITS, help="only this split (repeatable)")
+    p.add_argument(
+        "--cases", help="with --name: evaluate the cases listed in this CSV (path, sha256, label, group)"
+    )
+    p.add_argument("--cases-split", help="with --cases: only rows whose split column has this value")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--int8", action="store_true", help="dynamic int8 quantization of Linear layers")
     p.add_argument("--threshold", type=float, default=0.5, help="decision threshold on P(positive)")
@@ -248,6 +287,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.split and not args.manifest:
         p.error("--split needs --manifest")
+    if (args.cases and not args.name) or (args.cases_split and not args.cases):
+        p.error("--cases needs --name, and --cases-split needs --cases")
     if args.batch_size < 1 or args.bootstrap < 0 or not 0 <= args.threshold <= 1:
         p.error("need --batch-size >= 1, --bootstrap >= 0 and --threshold in [0, 1]")
     return args
