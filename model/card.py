@@ -23,6 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from model.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
+from model.card_pretrained import (
+    SOURCES,
+    describe_cv,
+    describe_finetune,
+    describe_pool_holdout,
+    flat_run,
+    is_finetune_record,
+)
 from model.labels import POSITIVE_LABEL
 from model.loading import RUN_CONFIG_FILE, ModelLoadError, load_classifier
 
@@ -179,6 +187,8 @@ def describe_model(config: dict, run: dict, fingerprint: str) -> str:
             origin += ", distilled from a small CNN teacher trained on the same training scans"
     else:
         origin = f"fine-tuned from `{run.get('base')}` with a new 2-label head"
+        if run.get("arch") == "dinov2-s14":
+            origin = "fine-tuned from DINOv2 ViT-S/14 (self-supervised, Meta) with a new 2-label head"
     side = int(config["image_size"]) // int(config["patch_size"])
     ordered = sorted(config["id2label"].items(), key=lambda kv: int(kv[0]))
     labels = ", ".join(f"{k}: `{v}`" for k, v in ordered)
@@ -194,7 +204,8 @@ def describe_model(config: dict, run: dict, fingerprint: str) -> str:
             "",
             "| | |",
             "|---|---|",
-            f"| Input | {config['image_size']} x {config['image_size']} RGB, brain-cropped, mean/std 0.5 |",
+            f"| Input | {config['image_size']} x {config['image_size']} RGB, brain-cropped, normalised as in "
+            "`preprocessor_config.json` |",
             f"| Patches | {config['patch_size']} px -> {side} x {side} grid + CLS token |",
             f"| Encoder | {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, "
             f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']} |",
@@ -322,12 +333,17 @@ def _evaluations(eval_dir: Path | None, fingerprint: str, labels: tuple[str, ...
     }
 
 
-def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Path:
+def write_card(
+    model_dir: str | Path,
+    eval_dir: str | Path | None = None,
+    pool_manifest: str | Path = "artifacts/pool_manifest.csv",
+) -> Path:
     """(Re)write ``README.md`` in a model folder.
 
     Args:
         model_dir: a folder written by ``python -m model.train`` (``save_classifier`` output + run files).
         eval_dir: an evaluation folder of this model; its ``test``/``validation`` results fill "Results".
+        pool_manifest: the pool manifest, for per-source results of a pool-trained model.
 
     Returns:
         The card's path.
@@ -339,7 +355,9 @@ def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Pat
     model_dir = Path(model_dir)
     classifier = load_classifier(model_dir)
     run_path = model_dir / RUN_CONFIG_FILE
-    run = json.loads(run_path.read_text()) if run_path.exists() else {}
+    record = json.loads(run_path.read_text()) if run_path.exists() else {}
+    pretrained = is_finetune_record(record)
+    run = flat_run(record) if pretrained else record
     config = json.loads((model_dir / "config.json").read_text())
     evals = _evaluations(Path(eval_dir) if eval_dir else None, classifier.fingerprint, classifier.labels)
     if "validation" in evals and "test" not in evals:
@@ -351,13 +369,25 @@ def write_card(model_dir: str | Path, eval_dir: str | Path | None = None) -> Pat
         f"# {name}: brain MRI tumour / no tumour (ViT)",
         DISCLAIMER,
         describe_model(config, run, classifier.fingerprint),
+        *(["## Data sources and licences", SOURCES] if pretrained else []),
         "## Training data and its caveats",
         DATA_CAVEATS,
         describe_recipe(run, _read_optional_csv(model_dir / LOG_FILE)),
+        *([describe_finetune(record)] if pretrained else []),
         describe_experiments(
             notes.read_text() if notes.exists() else None, _read_optional_csv(model_dir / EXPERIMENTS_FILE)
         ),
         describe_results(evals.get("test"), evals.get("validation")),
+        *(
+            [
+                describe_pool_holdout(
+                    Path(eval_dir) if eval_dir else None, Path(pool_manifest), classifier.fingerprint
+                ),
+                describe_cv(model_dir),
+            ]
+            if pretrained
+            else []
+        ),
         "## Intended use",
         INTENDED_USE,
         "## Limitations",
