@@ -55,10 +55,10 @@ SOURCES = "\n".join(
         "|---|---|---|---|",
         *("| " + " | ".join(row) + " |" for row in SOURCE_ROWS),
         "",
-        "The pool (`../shared/data/brain_mri_pool`, 2,730 images) was deduplicated against every one of "
-        "the 253 images and within itself by four independent measures; its `cluster` column is the group "
-        "for every split here. **No image is redistributed in this repository**: it holds only file names, hashes, "
-        "weights and metrics.",
+        "The pool (`../shared/data/brain_mri_pool`, 2,730 images) was deduplicated against every one "
+        "of the 253 images and within itself by four independent measures; its `cluster` column is the "
+        "group for every split here. **No image is redistributed in this repository**: it holds only "
+        "file names, hashes, weights and metrics.",
     ]
 )
 
