@@ -256,9 +256,9 @@ def test_model_reloads_to_the_same_fingerprint(evaluated):
 BUNDLED_MODEL, BUNDLED_EVAL = REPO_ROOT / "artifacts" / "model", REPO_ROOT / "artifacts" / "eval"
 BUNDLED_MANIFEST = REPO_ROOT / "artifacts" / "split_manifest.csv"
 # Re-running inference on another CPU (or BLAS/oneDNN code path) changes float32 logits in their last bits.
-# Measured here by forcing other kernels (ATEN_CPU_CAPABILITY=default/avx2, ONEDNN_MAX_CPU_ISA=AVX2/SSE41):
-# <= 3e-7 for the bundled 4-layer ViT and <= 2e-6 for a 12-layer ViT-Base at 224 px. 1e-4 is 50x the
-# larger one and still 100x below a logit change that means anything.
+# Measured by forcing other kernels (ATEN_CPU_CAPABILITY=default/avx2, ONEDNN_MAX_CPU_ISA=AVX2/SSE41,
+# MKL_CBWR=COMPATIBLE): <= 3e-7 for a 4-layer ViT at 64 px and <= 2e-6 for a 12-layer ViT-Base at 224 px.
+# 1e-4 is 50x the larger one and still 100x below a logit change that means anything.
 REPRODUCE_LOGIT_ATOL = 1e-4
 # Softmax is 1/2-Lipschitz in the max-norm (sum_j |dp_k/dz_j| = 2 p_k (1 - p_k) <= 1/2), so probabilities
 # move by at most half the logits' tolerance.
