@@ -10,14 +10,17 @@ from captum.attr import Saliency
 
 from model.explain import gradcam, gradient_shap, integrated_gradients, occlusion, smoothgrad
 from model.explain.baselines import make_baseline
-from tests.unit.explain_toys import key_patch_index, one_torch_thread, toy_batch, trained_toy_vit
+from tests.unit.explain_toys import key_patch_index, one_torch_thread, toy_batch, toy_vit
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
-# IG on the trained toy ViT in float64 with 256 Gauss-Legendre steps: the convergence gap is ~1e-6 of the
-# logit change (the decision flips sharply along the path, so fewer steps are not enough); 1e-4 leaves room
-# for platform differences while still catching a wrong path or a missing (x - baseline) factor.
+# IG on the hand-built toy ViT in float64 with 64 Gauss-Legendre steps: its logit is a smooth function of
+# the key patch's brightness along the path, so the convergence gap is ~1e-9 of the logit change; 1e-4 leaves
+# a wide margin for platform differences while still catching a wrong path or a missing (x - baseline) factor.
 IG_COMPLETENESS_RTOL = 1e-4
+# The hand-built toy ViT's logit depends on the key patch alone (other patches reach it through ~1e-9 of the
+# attention), so a faithful map puts a share of 1 - 1e-8 there; 0.999 is far from any rounding effect.
+KEY_SHARE_MIN = 0.999
 # Linear models make every gradient method exact up to float32 rounding of sums over 3x32x32 terms.
 LINEAR_RTOL = 1e-4
 
@@ -51,9 +54,9 @@ def test_integrated_gradients_is_exact_on_a_linear_model():
 
 
 def test_integrated_gradients_completeness_in_float64():
-    model = copy.deepcopy(trained_toy_vit()).double()
+    model = copy.deepcopy(toy_vit()).double()
     x, _ = toy_batch(2, seed=5)
-    h = integrated_gradients.explain(model, x[1:2], 1, n_steps=256, internal_batch_size=64)
+    h = integrated_gradients.explain(model, x[1:2], 1, n_steps=64, internal_batch_size=64)
     change = h.extras["logit"] - h.extras["baseline_logit"]
     assert abs(change) > 1.0  # the toy model's decision really changes along the path
     assert abs(h.extras["convergence_delta"]) < IG_COMPLETENESS_RTOL * abs(change)
@@ -110,13 +113,14 @@ def test_occlusion_with_overlapping_windows_is_on_the_input_grid(tiny_classifier
 
 @pytest.mark.parametrize("module", [occlusion, integrated_gradients])
 def test_methods_light_the_patch_the_toy_model_reads(module):
-    model = trained_toy_vit()
+    model = toy_vit()
     x, y = toy_batch(16, seed=99)
-    hits = 0
-    for i in range(16):
-        if y[i] == 1:
-            hits += int(module.explain(model, x[i : i + 1], 1).on_patch_grid(8).argmax() == key_patch_index())
-    assert hits >= 7  # of 8
+    for i in map(int, np.flatnonzero(y.numpy() == 1)):  # 8 tumour-class toys
+        tumour = module.explain(model, x[i : i + 1], 1).on_patch_grid(8).ravel()
+        assert tumour[key_patch_index()] >= KEY_SHARE_MIN
+        # Class-specific: the bright key patch is evidence AGAINST "no tumor", so that map gives it nothing.
+        no_tumour = module.explain(model, x[i : i + 1], 0).on_patch_grid(8).ravel()
+        assert no_tumour[key_patch_index()] <= 1 - KEY_SHARE_MIN
 
 
 def test_gradcam_rerun_of_last_block_matches_model_and_hooked_gradient(tiny_classifier):

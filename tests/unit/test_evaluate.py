@@ -13,12 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.artifacts import list_evaluations, read_calibration, read_evaluation
-from model.calibration import fit_temperature
+from model.artifacts import (
+    RECORD_KEYS,
+    VIEW_KEYS,
+    build_records,
+    build_results,
+    list_evaluations,
+    read_calibration,
+    read_evaluation,
+)
+from model.calibration import TemperatureFit, fit_temperature
 from model.evaluate import EvaluationInputError, main, predict_paths, quantize_int8
 from model.labels import LABELS
 from model.loading import load_classifier
-from model.metrics import compute_metrics
+from model.metrics import CAL_PREFIX, LOGIT_PREFIX, PROB_PREFIX, compute_metrics, probability_columns
 from model.synthetic import write_phantom_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -247,27 +255,19 @@ def test_model_reloads_to_the_same_fingerprint(evaluated):
 
 BUNDLED_MODEL, BUNDLED_EVAL = REPO_ROOT / "artifacts" / "model", REPO_ROOT / "artifacts" / "eval"
 BUNDLED_MANIFEST = REPO_ROOT / "artifacts" / "split_manifest.csv"
-# Re-running inference on the same CPU build gives bit-identical logits; another CPU or BLAS build may differ
-# in the last float32 bits (~1e-7). Metrics move by far less than these tolerances unless a decision flips.
-REPRODUCE_LOGIT_ATOL = 1e-5
-REPRODUCE_METRIC_ATOL = 1e-6
-
-
-def assert_same_tree(fresh: object, committed: object, where: str = "results") -> None:
-    """Recursive equality: floats within REPRODUCE_METRIC_ATOL (NaN equals NaN), everything else exact."""
-    if isinstance(committed, dict):
-        assert isinstance(fresh, dict) and fresh.keys() == committed.keys(), where
-        for key in committed:
-            assert_same_tree(fresh[key], committed[key], f"{where}.{key}")
-    elif isinstance(committed, list):
-        assert isinstance(fresh, list) and len(fresh) == len(committed), where
-        for i, (a, b) in enumerate(zip(fresh, committed, strict=True)):
-            assert_same_tree(a, b, f"{where}[{i}]")
-    elif isinstance(committed, float) and not isinstance(committed, bool):
-        both_nan = np.isnan(fresh) and np.isnan(committed)
-        assert both_nan or abs(fresh - committed) <= REPRODUCE_METRIC_ATOL, where
-    else:
-        assert fresh == committed, where
+# Re-running inference on another CPU (or BLAS/oneDNN code path) changes float32 logits in their last bits.
+# Measured by forcing other kernels (ATEN_CPU_CAPABILITY=default/avx2, ONEDNN_MAX_CPU_ISA=AVX2/SSE41,
+# MKL_CBWR=COMPATIBLE): <= 3e-7 for a 4-layer ViT at 64 px and <= 2e-6 for a 12-layer ViT-Base at 224 px.
+# 1e-4 is 50x the larger one and still 100x below a logit change that means anything.
+REPRODUCE_LOGIT_ATOL = 1e-4
+# Softmax is 1/2-Lipschitz in the max-norm (sum_j |dp_k/dz_j| = 2 p_k (1 - p_k) <= 1/2), so probabilities
+# move by at most half the logits' tolerance.
+REPRODUCE_PROB_ATOL = REPRODUCE_LOGIT_ATOL / 2
+# The temperature is refitted on the fresh validation logits: its optimum moves by about their relative
+# change (a 1e-4 shift of logits of size >= 0.1) plus the search's own tolerance (1e-6 in log T).
+REPRODUCE_TEMPERATURE_RTOL = 1e-3
+# The committed CSV is recomputed from its own logits with float64 numpy; SIMD exp paths differ by an ulp.
+RECORDS_RTOL = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -280,24 +280,86 @@ def bundled() -> dict:
     return {name: read_evaluation(BUNDLED_EVAL, name, fingerprint, LABELS) for name in names}
 
 
+def _fit_of(results: dict) -> TemperatureFit | None:
+    cal = results["calibrated"]
+    return None if cal is None else TemperatureFit(cal["temperature"], cal["fitted_on"], 0, 0.0, 0.0, False)
+
+
+def _columns(labels: tuple[str, ...] | list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(logit, probability, calibrated probability) column names of a predictions CSV."""
+    logits = [f"{LOGIT_PREFIX}{label}" for label in labels]
+    return logits, probability_columns(labels), probability_columns(labels, calibrated=True)
+
+
+def test_bundled_records_follow_from_their_own_logits(bundled):
+    for name, ev in bundled.items():
+        logits, probs, cal = _columns(ev.labels)
+        fit = _fit_of(ev.results)
+        again = build_records(
+            ev.records[list(RECORD_KEYS)],
+            ev.records[logits].to_numpy(),
+            ev.labels,
+            fit.temperature if fit else None,
+            ev.results["positive_label"],
+        )
+        assert list(again.columns) == list(ev.records.columns), name
+        floats = [*logits, *probs, *(cal if fit else [])]
+        pd.testing.assert_frame_equal(again.drop(columns=floats), ev.records.drop(columns=floats))
+        np.testing.assert_allclose(again[floats], ev.records[floats], rtol=RECORDS_RTOL, atol=0, err_msg=name)
+        if fit is not None and ev.results["kind"] == "split":
+            assert fit.temperature == read_calibration(BUNDLED_EVAL).temperature, name
+
+
 def test_bundled_results_are_recomputed_exactly_from_the_bundled_records(bundled):
+    """Every number of each committed *_results.json follows exactly from its committed predictions CSV."""
     for name, ev in bundled.items():
         r = ev.results
-        for calibrated, view in ((False, r), (True, r["calibrated"])):
-            again = compute_metrics(
-                ev.records,
-                ev.labels,
-                r["positive_label"],
-                r["threshold"],
-                calibrated,
-                r["bootstrap"]["resamples"],
-                r["bootstrap"]["seed"],
-            )
-            np.testing.assert_equal(
-                {k: again[k] for k in ("metrics", "ci95", "confusion", "undefined")},
-                {k: view[k] for k in ("metrics", "ci95", "confusion", "undefined")},
-                name,
-            )
+        again = build_results(
+            name,
+            ev.records,
+            ev.labels,
+            r["checkpoint"],
+            kind=r["kind"],
+            precision=r["precision"],
+            manifest_sha256=r["manifest_sha256"],
+            data=r["data"],
+            calibration=_fit_of(r),
+            positive=r["positive_label"],
+            threshold=r["threshold"],
+            n_resamples=r["bootstrap"]["resamples"],
+            seed=r["bootstrap"]["seed"],
+        )
+        written = {k: v for k, v in r.items() if k not in ("predictions_file", "predictions_sha256")}
+        np.testing.assert_equal(again, written, name)
+
+
+def _firm(records: pd.DataFrame, column: str, threshold: float, atol: float) -> pd.Series:
+    """Cases whose decision no change of up to ``atol`` in the positive probability can flip."""
+    return (records[column] - threshold).abs() > atol
+
+
+def _assert_reproduced(fresh, committed, temperature: float) -> None:
+    """Fresh records equal the committed ones: text exactly, numbers within the REPRODUCE tolerances."""
+    f, c = fresh.records, committed.records
+    logits, probs, cal = _columns(committed.labels)
+    assert list(f.columns) == list(c.columns)
+    pd.testing.assert_frame_equal(f[list(RECORD_KEYS)], c[list(RECORD_KEYS)])
+    np.testing.assert_allclose(f[logits], c[logits], rtol=0, atol=REPRODUCE_LOGIT_ATOL)
+    np.testing.assert_allclose(f[probs], c[probs], rtol=0, atol=REPRODUCE_PROB_ATOL)
+    # pcal = softmax(z / T): both z and the refitted T may move (d(z/T) = dz/T - z dT/T^2).
+    z = float(np.abs(c[logits].to_numpy()).max())
+    cal_atol = 0.5 * (REPRODUCE_LOGIT_ATOL + z * REPRODUCE_TEMPERATURE_RTOL) / temperature
+    if cal[0] in c:
+        np.testing.assert_allclose(f[cal], c[cal], rtol=0, atol=cal_atol)
+    threshold, positive = committed.results["threshold"], committed.results["positive_label"]
+    firm = _firm(c, f"{PROB_PREFIX}{positive}", 0.5, REPRODUCE_PROB_ATOL)  # the CSV's decision rule
+    assert (f["predicted"][firm] == c["predicted"][firm]).all()
+    # Threshold metrics are compared only where no decision sits within the tolerance of the threshold;
+    # rank metrics (ROC-AUC, PR-AUC) never: exactly tied scores reorder with a last-bit change of a logit.
+    if _firm(c, f"{PROB_PREFIX}{positive}", threshold, REPRODUCE_PROB_ATOL).all():
+        assert fresh.results["confusion"] == committed.results["confusion"]
+    if committed.results["calibrated"] and _firm(c, f"{CAL_PREFIX}{positive}", threshold, cal_atol).all():
+        assert fresh.results["calibrated"]["confusion"] == committed.results["calibrated"]["confusion"]
 
 
 @pytest.mark.realdata
@@ -319,18 +381,13 @@ def test_evaluating_the_bundled_model_again_reproduces_the_committed_results(bun
     assert code == 0
     splits = [name for name, ev in bundled.items() if ev.results["kind"] == "split"]
     assert splits == list_evaluations(tmp_path)
+    temperature = read_calibration(BUNDLED_EVAL).temperature
+    assert read_calibration(tmp_path).temperature == pytest.approx(
+        temperature, rel=REPRODUCE_TEMPERATURE_RTOL
+    )
     for name in splits:
         fresh, committed = read_evaluation(tmp_path, name), bundled[name]
-        float_columns = [c for c in committed.records.columns if committed.records[c].dtype.kind == "f"]
-        other = [c for c in committed.records.columns if c not in float_columns]
-        pd.testing.assert_frame_equal(fresh.records[other], committed.records[other])
-        np.testing.assert_allclose(
-            fresh.records[float_columns], committed.records[float_columns], rtol=0, atol=REPRODUCE_LOGIT_ATOL
-        )
-        skip = ("predictions_sha256",)  # the CSV bytes differ if any float's last digit does
-        assert_same_tree(
-            {k: v for k, v in fresh.results.items() if k not in skip},
-            {k: v for k, v in committed.results.items() if k not in skip},
-            name,
-        )
-    assert read_calibration(tmp_path).temperature == pytest.approx(read_calibration(BUNDLED_EVAL).temperature)
+        _assert_reproduced(fresh, committed, temperature)
+        # Everything that does not depend on the logits' last bits is identical.
+        same = [k for k in committed.results if k not in (*VIEW_KEYS, "calibrated", "predictions_sha256")]
+        assert {k: fresh.results[k] for k in same} == {k: committed.results[k] for k in same}, name

@@ -9,15 +9,39 @@ from model.explain.baselines import make_baseline
 from model.explain.heatmap import Heatmap, heatmap_from_raw
 from model.loading import weights_fingerprint
 from model.preprocess import Geometry
-from tests.unit.explain_toys import key_patch_index, one_torch_thread, toy_batch, trained_toy_vit
+from tests.conftest import make_tiny_vit
+from tests.unit.explain_toys import key_patch_index, one_torch_thread, toy_batch, toy_vit
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
+
+# The curves batch many images per forward pass, the reference below runs one: different kernel paths give
+# float32 logits (of size ~5 on the toy) that differ by ~1e-6, i.e. probabilities by ~1e-6 relative; 1e-4
+# leaves room for any CPU while a wrong baseline or order changes them by far more than 1 %.
+BATCHED_PROB_RTOL = 1e-4
 
 
 def _one_hot(index: int) -> np.ndarray:
     grid = np.zeros(16)
     grid[index] = 1.0
     return grid.reshape(4, 4)
+
+
+def _random_map_not_topped_by_the_key(rng: np.random.Generator) -> np.ndarray:
+    """A random patch-grid map whose top patch is not the key (a map topped by it matches the perfect one)."""
+    grid = rng.random(16)
+    while grid.argmax() == key_patch_index():
+        grid = rng.random(16)
+    return grid.reshape(4, 4)
+
+
+def _model_without_default_weights():
+    """The tiny ViT with every parameter moved off its initial value (seeded), so no re-init can match it."""
+    model = make_tiny_vit(seed=0)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=g))
+    return model
 
 
 def _as_heatmap(raw: np.ndarray) -> Heatmap:
@@ -33,7 +57,7 @@ def test_step_masks_take_patches_in_ranking_order():
 
 
 def test_curve_endpoints_are_the_scan_and_the_baselines():
-    model = trained_toy_vit()
+    model = toy_vit()
     x, _ = toy_batch(2, seed=3)
     scan = x[1:2]
     curves = quality.deletion_insertion(model, scan, _one_hot(0), 1, n_steps=4)
@@ -43,22 +67,23 @@ def test_curve_endpoints_are_the_scan_and_the_baselines():
         p_mean = probs(make_baseline(scan, quality.DELETION_BASELINE, 8))
         p_blur = probs(make_baseline(scan, quality.INSERTION_BASELINE, 8))
     np.testing.assert_allclose(curves.fractions, [0, 0.25, 0.5, 0.75, 1.0])
-    assert curves.deletion[0] == pytest.approx(p_scan, rel=1e-5)
-    assert curves.deletion[-1] == pytest.approx(p_mean, rel=1e-5)
-    assert curves.insertion[0] == pytest.approx(p_blur, rel=1e-5)
-    assert curves.insertion[-1] == pytest.approx(p_scan, rel=1e-5)
+    assert curves.deletion[0] == pytest.approx(p_scan, rel=BATCHED_PROB_RTOL)
+    assert curves.deletion[-1] == pytest.approx(p_mean, rel=BATCHED_PROB_RTOL)
+    assert curves.insertion[0] == pytest.approx(p_blur, rel=BATCHED_PROB_RTOL)
+    assert curves.insertion[-1] == pytest.approx(p_scan, rel=BATCHED_PROB_RTOL)
     assert 0 <= curves.deletion_auc <= 1 and 0 <= curves.insertion_auc <= 1
 
 
 def test_perfect_map_deletes_faster_and_inserts_faster_than_random_maps():
-    model = trained_toy_vit()
+    model = toy_vit()  # its decision rests on the key patch alone
     x, y = toy_batch(8, seed=21)
     rng = np.random.default_rng(0)
     for i in np.flatnonzero(y.numpy() == 1):
         scan = x[i : i + 1]
         perfect = quality.deletion_insertion(model, scan, _one_hot(key_patch_index()), 1, n_steps=16)
         randoms = [
-            quality.deletion_insertion(model, scan, rng.random((4, 4)), 1, n_steps=16) for _ in range(4)
+            quality.deletion_insertion(model, scan, _random_map_not_topped_by_the_key(rng), 1, n_steps=16)
+            for _ in range(4)
         ]
         assert perfect.deletion_auc < min(r.deletion_auc for r in randoms)
         assert perfect.insertion_auc > np.mean([r.insertion_auc for r in randoms])
@@ -66,7 +91,7 @@ def test_perfect_map_deletes_faster_and_inserts_faster_than_random_maps():
 
 
 def test_randomised_copy_leaves_the_original_and_lower_blocks_alone():
-    model = trained_toy_vit()
+    model = _model_without_default_weights()
     before = weights_fingerprint(model)
     top = sanity.randomised_copy(model, 1, seed=0)
     assert weights_fingerprint(model) == before
@@ -74,7 +99,7 @@ def test_randomised_copy_leaves_the_original_and_lower_blocks_alone():
     assert torch.equal(top.vit.layers[-1].mlp.fc1.weight, model.vit.layers[-1].mlp.fc1.weight)
     full = sanity.randomised_copy(model, len(sanity.cascade_blocks(model)), seed=0)
     changed = [not torch.equal(a, b) for a, b in zip(full.parameters(), model.parameters(), strict=True)]
-    assert all(changed) or sum(changed) >= len(changed) - 8  # LayerNorms reset to 1/0 may coincide
+    assert all(changed)  # LayerNorms reset to 1/0 and biases to 0 differ from the perturbed ones too
     again = sanity.randomised_copy(model, 2, seed=0)
     assert torch.equal(again.classifier.weight, top.classifier.weight)  # seeded
 
@@ -88,7 +113,7 @@ def test_rank_correlation_edge_cases():
 
 
 def test_sanity_check_fails_a_model_independent_map_and_passes_a_model_dependent_one():
-    model = trained_toy_vit()
+    model = toy_vit()
     x, _ = toy_batch(2, seed=9)
     scan = x[1:2]
     fixed = np.random.default_rng(1).random((4, 4))
