@@ -163,7 +163,7 @@ def gate_failures(comparison: dict, gates: Sequence[tuple[str, float]], split: s
     """
     if split not in comparison["splits"]:
         raise ComparisonError(
-            f"the gate split '{split}' was not compared (compared: {list(comparison['splits'])}): pass "
+            f"The gate split '{split}' was not compared (compared: {list(comparison['splits'])}): pass "
             "--gate-split with one of them."
         )
     failures = []

@@ -316,6 +316,20 @@ def _check_split(name: str, s: dict) -> str | None:
     return None
 
 
+def _numbers(data: object) -> object:
+    """Metric, interval and difference nulls read back as NaN (the rest, e.g. ``explanations``, untouched)."""
+    splits = data.get("splits") if isinstance(data, dict) else None
+    for entry in splits.values() if isinstance(splits, dict) else []:
+        for side in ("a", "b"):
+            block = entry.get(side) if isinstance(entry, dict) else None
+            for key in ("metrics", "ci95"):
+                if isinstance(block, dict) and block.get(key) is not None:
+                    block[key] = nulls_to_nan(block[key])
+        if isinstance(entry, dict) and "difference" in entry:
+            entry["difference"] = nulls_to_nan(entry["difference"])
+    return data
+
+
 def validate_comparison(data: object, fix: str) -> dict:
     """Schema, keys and internal consistency of a comparison dict (metric nulls as NaN).
 
@@ -324,17 +338,17 @@ def validate_comparison(data: object, fix: str) -> dict:
     """
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or data.get("kind") != KIND:
         found = data.get("schema_version") if isinstance(data, dict) else None
-        raise ComparisonError(f"not a {KIND} of schema version {SCHEMA_VERSION} (found {found}): {fix}")
+        raise ComparisonError(f"Not a {KIND} of schema version {SCHEMA_VERSION} (found {found}): {fix}")
     if missing := [k for k in REQUIRED_KEYS if k not in data]:
-        raise ComparisonError(f"the comparison lacks keys {missing}: {fix}")
+        raise ComparisonError(f"The comparison lacks keys {missing}: {fix}")
     if not isinstance(data["splits"], dict) or not data["splits"]:
-        raise ComparisonError(f"the comparison holds no split: {fix}")
+        raise ComparisonError(f"The comparison holds no split: {fix}")
     try:
         problem = next((p for n, s in data["splits"].items() if (p := _check_split(n, s))), None)
     except (KeyError, TypeError, AttributeError, ZeroDivisionError) as err:
         problem = f"an entry is malformed ({err!r})"
     if problem:
-        raise ComparisonError(f"{problem} (edited?): {fix}")
+        raise ComparisonError(f"{problem[0].upper()}{problem[1:]} (edited?): {fix}")
     return data
 
 
@@ -343,7 +357,7 @@ def write_comparison(path: str | Path, comparison: dict) -> Path:
     path = Path(path)
     fix = fix_command(comparison.get("a", {}).get("eval_dir"), comparison.get("b", {}).get("eval_dir"), path)
     data = json_bytes(comparison)
-    validate_comparison(nulls_to_nan(json.loads(data)), fix)
+    validate_comparison(_numbers(json.loads(data)), fix)
     return atomic_write(path, data)
 
 
@@ -364,4 +378,4 @@ def read_comparison(path: str | Path) -> Comparison:
         raise ComparisonError(f"{path} is not valid JSON ({err}): {fix}") from err
     if isinstance(raw, dict) and isinstance(raw.get("a"), dict) and isinstance(raw.get("b"), dict):
         fix = fix_command(raw["a"].get("eval_dir"), raw["b"].get("eval_dir"), path)
-    return Comparison(validate_comparison(nulls_to_nan(raw), fix), path)
+    return Comparison(validate_comparison(_numbers(raw), fix), path)
