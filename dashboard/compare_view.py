@@ -96,10 +96,12 @@ def load(a: Side, b: Side, name: str) -> tuple[dict[str, Evaluation], dict]:
 
 def describe(evs: dict[str, Evaluation], result: dict, name: str) -> str:
     """One line: the split, its size, both checkpoints."""
+    same = evs["A"].checkpoint == evs["B"].checkpoint
     return (
         f"'{name}': the same {result['n']} scans ({result['n_groups']} duplicate groups) for both; A "
         f"is model `{evs['A'].checkpoint}`, B is model `{evs['B'].checkpoint}`; threshold "
         f"{tables.saved_threshold(evs['A']):.2f}. Every difference is B − A."
+        + (" A and B have the same weights, so expect no difference." if same else "")
     )
 
 
@@ -107,10 +109,22 @@ def verdict(metric: str, low: float, high: float) -> str:
     """Plain words for a paired interval: which model is better, or that the data cannot tell."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return "no interval"
+    if low == high == 0.0:
+        return "no difference"
     if low <= 0.0 <= high:
         return "no clear difference"
     b_higher = low > 0.0
     return "B better" if b_higher != (metric in LOWER_IS_BETTER) else "A better"
+
+
+def difference_cell(value: float, low: float, high: float) -> str:
+    """``"+0.167 (−0.167 to +0.500)"``: signed, with "to" so negative bounds read unambiguously."""
+    if not math.isfinite(value):
+        return tables.NOT_AVAILABLE
+    text = f"{value:+.3f}"
+    if math.isfinite(low) and math.isfinite(high):
+        text += f" ({low:+.3f} to {high:+.3f})"
+    return text.replace("-", "−")
 
 
 def paired_frame(result: dict) -> pd.DataFrame:
@@ -125,7 +139,7 @@ def paired_frame(result: dict) -> pd.DataFrame:
         rows[title] = {
             "A (95% CI)": cells[0],
             "B (95% CI)": cells[1],
-            "B − A (paired 95% CI)": tables.format_interval(d["value"], *d["ci95"], digits=3),
+            "B − A (paired 95% CI)": difference_cell(d["value"], *d["ci95"]),
             "reading": verdict(metric, *d["ci95"]),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")

@@ -25,7 +25,7 @@ def test_paired_table_and_mcnemar_match_hand_computation(compare_env, app_test):
     table = at.dataframe[0].value
     accuracy = table.loc["Accuracy"]
     assert accuracy["A (95% CI)"].startswith("0.67") and accuracy["B (95% CI)"].startswith("0.83")
-    assert accuracy["B − A (paired 95% CI)"].startswith("0.167")
+    assert accuracy["B − A (paired 95% CI)"].startswith("+0.167 (")
     text = " ".join(m.value for m in at.markdown)
     assert "Only A is right on **1**, only B on **3**" in text
     assert "p = 0.625" in text  # 2 * P(X <= 1), X ~ Bin(4, 1/2) = 10/16
