@@ -82,3 +82,17 @@ def test_without_data_folder_the_tables_show_and_the_gallery_says_why(compare_en
     assert not [b for b in at.button if b.label.startswith("Open in Explain")]
     assert len(at.dataframe) == 2  # the paired table and the list of disagreements
     assert len(at.main.get("image")) == 4  # no colour bar and no maps
+
+
+def test_verdicts_follow_the_direction_of_each_metric():
+    from dashboard.compare_view import difference_cell, verdict
+
+    assert verdict("accuracy", 0.02, 0.2) == "B better"
+    assert verdict("accuracy", -0.2, -0.02) == "A better"
+    assert verdict("brier", -0.2, -0.02) == "B better"  # lower Brier score is better
+    assert verdict("ece", 0.01, 0.1) == "A better"
+    assert verdict("roc_auc", -0.1, 0.1) == "no clear difference"
+    assert verdict("roc_auc", 0.0, 0.0) == "no difference"
+    assert verdict("roc_auc", float("nan"), float("nan")) == "no interval"
+    assert difference_cell(0.1667, -0.1667, 0.5) == "+0.167 (−0.167 to +0.500)"
+    assert difference_cell(float("nan"), 0.0, 0.0) == "n/a"
