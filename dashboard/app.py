@@ -1,6 +1,6 @@
 """Entry point and router: ``python -m streamlit run dashboard/app.py`` from the repo root.
 
-Registers the six pages with ``st.navigation``, draws the shared sidebar (model / evaluation / data folders)
+Registers the seven pages with ``st.navigation``, draws the shared sidebar (model / evaluation / data folders)
 and, after the page, the footer with the "research and teaching tool — not for diagnosis" notice.
 """
 
@@ -26,6 +26,7 @@ PAGES = [
     st.Page(
         "../pages/quality.py", title="Explanation quality", icon=":material/fact_check:", url_path="quality"
     ),
+    st.Page("../pages/compare.py", title="Compare models", icon=":material/compare:", url_path="compare"),
     st.Page("../pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ]
 

@@ -27,14 +27,23 @@ THUMBNAIL_METHOD = "attention_rollout"  # fast and class-agnostic: one forward p
 THUMBNAIL_OPACITY = 0.45
 
 
-def thumbnail(classifier: Classifier, data_dir: Path, case: str, target: int) -> Figure | str:
-    """The case's scan with its attention-rollout overlay, or a sentence saying why it cannot be drawn.
+def thumbnail(
+    classifier: Classifier,
+    data_dir: Path,
+    case: str,
+    target: int,
+    method: str = THUMBNAIL_METHOD,
+    title: str | None = None,
+) -> Figure | str:
+    """The case's scan with a map on the shared colour scale, or a sentence saying why it cannot be drawn.
 
     Args:
-        classifier: the model whose attention is drawn.
+        classifier: the model whose map is drawn.
         data_dir: data root; ``case`` is relative to it.
         case: path as in the predictions file, e.g. ``yes/Y1.jpg``.
-        target: class index recorded with the map (rollout itself does not depend on it).
+        target: class index to explain (attention rollout records it but does not depend on it).
+        method: registry key of the explanation method (default: attention rollout).
+        title: figure title (default: the case path).
     """
     file = data_dir / case
     if not file.is_file():
@@ -46,13 +55,14 @@ def thumbnail(classifier: Classifier, data_dir: Path, case: str, target: int) ->
     except ScanError as err:
         return f"`{case}` cannot be read: {err}"
     record = resources.explain_cached(
-        classifier.source, classifier.fingerprint, sha, data, THUMBNAIL_METHOD, target, ()
+        classifier.source, classifier.fingerprint, sha, data, method, target, ()
     )
     _, geometry = crop_and_resize(scan.image, classifier.preprocess)
-    return figures.build_map_figure(scan.image, record, geometry, case, opacity=THUMBNAIL_OPACITY)
+    return figures.build_map_figure(scan.image, record, geometry, title or case, opacity=THUMBNAIL_OPACITY)
 
 
-def _open_in_explain(case: str, split: str) -> None:
+def open_in_explain(case: str, split: str) -> None:
+    """Open ``case`` (data-root-relative path) of evaluation ``split`` on the Explain page."""
     st.session_state["explain.case_path"] = case
     st.session_state["explain.split"] = split
     st.switch_page(EXPLAIN_PAGE)
@@ -69,7 +79,7 @@ def _card(classifier: Classifier, data_dir: Path, row: dict, split: str, positiv
     p = row[f"P({positive})"]
     st.caption(f"true: {row['true label']} · predicted: {row['predicted']} · P({positive}) = {p:.2f}")
     if st.button("Open in Explain", key=f"error_audit.open.{row['case']}", icon=":material/open_in_new:"):
-        _open_in_explain(row["case"], split)
+        open_in_explain(row["case"], split)
 
 
 def render_gallery(

@@ -220,3 +220,41 @@ def explanation_summary_cached(directory: str, mtime: float) -> summary.Explanat
 def load_explanation_summary(directory: str | Path) -> summary.ExplanationSummary:
     """The explanation summary in ``directory`` through the cache."""
     return explanation_summary_cached(str(directory), file_mtime(Path(directory) / summary.SUMMARY_JSON))
+
+
+# --- model comparison (Compare page) ---
+from model import compare, comparison  # noqa: E402
+
+
+@st.cache_data(show_spinner="Comparing the two models case by case…", max_entries=16)
+def split_comparison_cached(a_dir: str, b_dir: str, name: str, mtime_a: float, mtime_b: float) -> dict:
+    """``model.comparison.compare_evaluations`` of one shared evaluation at its saved threshold.
+
+    Raises ``ComparisonError`` (not the same cases or labels, or other thresholds) or ``ArtifactError``.
+    """
+    pair = {name: (evaluation_cached(a_dir, name, mtime_a), evaluation_cached(b_dir, name, mtime_b))}
+    return comparison.compare_evaluations(*pair[name], compare.resolve_threshold(pair, None))
+
+
+def split_comparison(a_dir: str | Path, b_dir: str | Path, name: str) -> dict:
+    """The paired comparison of evaluation ``name`` of folders A and B, through the cache."""
+    mtimes = results_mtime(a_dir, name), results_mtime(b_dir, name)
+    return split_comparison_cached(str(a_dir), str(b_dir), name, *mtimes)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explanation_comparison_cached(
+    a_dir: str, b_dir: str, names: tuple[str, ...], mtimes: tuple[float, ...]
+) -> tuple[dict | None, str]:
+    """Both folders' explanation-quality summaries side by side, or why not (``mtimes`` busts the cache)."""
+    pairs = {n: (load_evaluation(a_dir, n), load_evaluation(b_dir, n)) for n in names}
+    return compare.explanation_quality((a_dir, b_dir), pairs)
+
+
+def explanation_comparison(a_dir: str | Path, b_dir: str | Path, names: list[str]) -> tuple[dict | None, str]:
+    """The side-by-side explanation block of two evaluation folders, through the cache."""
+    files = [Path(d) / summary.EVAL_SUBDIR / summary.SUMMARY_JSON for d in (a_dir, b_dir)]
+    mtimes = tuple(file_mtime(f) for f in files) + tuple(
+        results_mtime(d, n) for d in (a_dir, b_dir) for n in names
+    )
+    return explanation_comparison_cached(str(a_dir), str(b_dir), tuple(names), mtimes)

@@ -8,6 +8,10 @@ Precedence: the sidebar field (session state key) when non-empty, then the env v
 | model source   | ``app.model_source``        | ``MRI_EXPLAIN_MODEL`` | ``<repo>/artifacts/model`` |
 | evaluations    | ``app.eval_dir``            | ``MRI_EXPLAIN_EVAL``  | ``<repo>/artifacts/eval``  |
 | data folder    | ``app.data_dir``            | ``MRI_EXPLAIN_DATA``  | none (pages say how to set it) |
+| baseline | Compare page, A | ``MRI_EXPLAIN_BASELINE`` | ``<repo>/artifacts/baselines/vit-scratch-64`` |
+
+The Compare page compares A = the kept baseline (``model/`` and ``eval/`` inside the baseline folder) with
+B = the bundled model and its evaluations (the model and evaluation defaults above).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ ENV_DATA = "MRI_EXPLAIN_DATA"
 KEY_MODEL = "app.model_source"
 KEY_EVAL = "app.eval_dir"
 KEY_DATA = "app.data_dir"
+ENV_BASELINE = "MRI_EXPLAIN_BASELINE"
+BASELINE_DIR = REPO_ROOT / "artifacts" / "baselines" / "vit-scratch-64"  # today's from-scratch 64 px ViT
+BASELINE_MODEL, BASELINE_EVAL = "model", "eval"  # its save_pretrained folder and its evaluation folder
 
 
 def _override(key: str) -> str | None:
@@ -56,6 +63,25 @@ def default_eval_dir() -> str:
 def default_data_dir() -> str:
     """The data folder before any sidebar edit: ``$MRI_EXPLAIN_DATA`` or "" (not configured)."""
     return os.environ.get(ENV_DATA, "").strip()
+
+
+def default_baseline_dir() -> Path:
+    """The baseline folder (holding ``model/`` and ``eval/``): ``$MRI_EXPLAIN_BASELINE`` or the kept one."""
+    return Path(os.environ.get(ENV_BASELINE, "").strip() or BASELINE_DIR)
+
+
+def default_comparison() -> dict[str, tuple[str, str]]:
+    """Compare-page defaults: side -> (model source, evaluation folder); A = baseline, B = bundled model."""
+    baseline = default_baseline_dir()
+    return {
+        "A": (str(baseline / BASELINE_MODEL), str(baseline / BASELINE_EVAL)),
+        "B": (default_model_source(), default_eval_dir()),
+    }
+
+
+def resolve(value: str) -> str:
+    """A typed folder or hub id as the app uses it (``~`` expanded, repo-relative paths made absolute)."""
+    return _expand(value.strip())
 
 
 def model_source() -> str:

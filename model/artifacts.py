@@ -497,3 +497,13 @@ def read_calibration(eval_dir: str | Path, expected_fingerprint: str | None = No
     if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
         raise ArtifactError(f"{path} holds temperature {fit.temperature!r}, not a positive number: {fix}")
     return fit
+
+
+def json_bytes(obj: dict) -> bytes:
+    """Versioned-JSON bytes as every artifact here is written: NaN as null, indented, newline-terminated."""
+    return _json_bytes(obj)
+
+
+def nulls_to_nan(obj: object) -> object:
+    """The inverse of the NaN-to-null mapping of :func:`json_bytes`, for numbers read back from a file."""
+    return _null_to_nan(obj)

@@ -12,7 +12,7 @@ Confidence intervals are percentile bootstrap intervals (Efron & Tibshirani 1993
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,8 @@ SCALARS = (
     "nll",
     "ece",
 )
+# The scalars where a smaller value is the better model (errors and calibration gaps); all others: larger.
+LOWER_IS_BETTER = ("brier", "nll", "ece")
 NAN = float("nan")
 
 
@@ -210,6 +212,43 @@ def _leaves(metrics: dict) -> dict[tuple[str, ...], float]:
     return out
 
 
+def group_resamples(
+    groups: Sequence[str], n_resamples: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED
+) -> Iterator[NDArray[np.int64]]:
+    """Case indices of each group-bootstrap resample: whole duplicate groups drawn with replacement.
+
+    The one resampling scheme of the project (per-model intervals and paired differences use it), so the
+    same ``groups`` and ``seed`` give the same resamples everywhere.
+
+    Args:
+        groups: (N,) group id per case; each resample draws as many groups as there are.
+        n_resamples: number of resamples.
+        seed: seeds :func:`numpy.random.default_rng`.
+
+    Yields:
+        (M,) int64 case indices into the N cases (M varies with the groups drawn).
+    """
+    codes, uniques = pd.factorize(pd.Series(list(groups), dtype=str))
+    members = [np.flatnonzero(codes == g) for g in range(len(uniques))]
+    draws = np.random.default_rng(seed).integers(0, len(uniques), size=(n_resamples, len(uniques)))
+    for draw in draws:
+        yield np.concatenate([members[g] for g in draw])
+
+
+def percentile_interval(values: Sequence[float], n_resamples: int) -> list[float]:
+    """[low, high] percentile interval (level :data:`CI_LEVEL`) of bootstrap values; NaN values are left out.
+
+    Returns:
+        [NaN, NaN] when fewer than :data:`MIN_VALID_RESAMPLE_FRACTION` of ``n_resamples`` are finite.
+    """
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0 or finite.size < MIN_VALID_RESAMPLE_FRACTION * n_resamples:
+        return [NAN, NAN]
+    tail = 100 * (1 - CI_LEVEL) / 2
+    return [float(v) for v in np.percentile(finite, [tail, 100 - tail])]
+
+
 def bootstrap_intervals(
     y: NDArray[np.int64],
     probs: NDArray[np.float64],
@@ -224,7 +263,7 @@ def bootstrap_intervals(
 
     Args:
         y, probs, labels, pos, threshold: as for :func:`point_metrics`.
-        groups: (N,) group id per case; each resample draws as many groups as there are, with replacement.
+        groups: (N,) group id per case (see :func:`group_resamples`).
         n_resamples: number of resamples.
         seed: seeds :func:`numpy.random.default_rng`; the same seed gives the same intervals.
 
@@ -232,20 +271,13 @@ def bootstrap_intervals(
         ``{metric: [low, high], "per_class": {label: {precision|recall|f1: [low, high]}}}``; [NaN, NaN] where
         the metric is defined in fewer than :data:`MIN_VALID_RESAMPLE_FRACTION` of the resamples.
     """
-    codes, uniques = pd.factorize(pd.Series(list(groups), dtype=str))
-    members = [np.flatnonzero(codes == g) for g in range(len(uniques))]
-    draws = np.random.default_rng(seed).integers(0, len(uniques), size=(n_resamples, len(uniques)))
     samples: dict[tuple[str, ...], list[float]] = {}
-    for draw in draws:
-        idx = np.concatenate([members[g] for g in draw])
+    for idx in group_resamples(groups, n_resamples, seed):
         for key, value in _leaves(point_metrics(y[idx], probs[idx], labels, pos, threshold)[0]).items():
             samples.setdefault(key, []).append(value)
-    tail = 100 * (1 - CI_LEVEL) / 2
     out: dict = {"per_class": {label: {} for label in labels}}
     for key, values in samples.items():
-        finite = np.asarray(values)[np.isfinite(values)]
-        ok = finite.size >= MIN_VALID_RESAMPLE_FRACTION * n_resamples and finite.size > 0
-        low_high = [float(v) for v in np.percentile(finite, [tail, 100 - tail])] if ok else [NAN, NAN]
+        low_high = percentile_interval(values, n_resamples)
         if key[0] == "per_class":
             out["per_class"][key[1]][key[2]] = low_high
         else:

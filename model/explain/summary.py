@@ -37,6 +37,7 @@ from model.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
 SCHEMA_VERSION = 1
 SUMMARY_JSON, SUMMARY_CSV, CASES_CSV, MAPS_NPZ = "summary.json", "summary.csv", "cases.csv", "maps.npz"
 RANDOM_REFERENCE = "random"
+EVAL_SUBDIR = "explanations"  # where a summary lives inside its evaluation folder (EVAL_DIR/explanations)
 NOTE = (
     "Research and teaching tool, not a diagnosis. Scores describe how the explanations behave on a small "
     "public data set with rough student-drawn tumour masks."

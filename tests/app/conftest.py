@@ -202,3 +202,52 @@ def spread_eval(app_artifacts, tmp_path_factory) -> SpreadEval:
 def spread_env(app_env, spread_eval, monkeypatch) -> SpreadEval:
     monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(spread_eval.eval_dir))
     return spread_eval
+
+
+# --- Compare page: a second tiny ViT as baseline A; fixed probabilities for A and B on the same scans ---
+# At threshold 0.5: A is right on 8 of 12, B on 10; only A right on 1 scan, only B on 3 (4 disagreements).
+COMPARE_P_TUMOR = {
+    "A": {"no": (0.2, 0.3, 0.6, 0.7, 0.4, 0.1), "yes": (0.8, 0.4, 0.3, 0.9, 0.6, 0.7)},
+    "B": {"no": (0.1, 0.2, 0.3, 0.8, 0.2, 0.1), "yes": (0.9, 0.7, 0.6, 0.9, 0.4, 0.8)},
+}
+
+
+@dataclass(frozen=True)
+class CompareArtifacts:
+    baseline_dir: Path  # side A: model/ (tiny ViT, another seed) and eval/ (its "test" evaluation)
+    b_eval_dir: Path  # side B: the app model's "test" evaluation on the same scans
+    records: pd.DataFrame  # path, label, p_a, p_b
+
+
+def _fixed_p_evaluation(model_dir: Path, cases: pd.DataFrame, p: np.ndarray, eval_dir: Path) -> None:
+    classifier = load_classifier(model_dir)
+    logits = np.column_stack([np.zeros_like(p), np.log(p / (1 - p))])  # softmax -> exactly these p
+    records = build_records(cases, logits, classifier.labels)
+    results = build_results(
+        "test", records, classifier.labels, classifier.fingerprint, n_resamples=BOOTSTRAP_RESAMPLES
+    )
+    write_evaluation(eval_dir, "test", results, records)
+
+
+@pytest.fixture(scope="session")
+def compare_artifacts(app_artifacts, tmp_path_factory) -> CompareArtifacts:
+    root = tmp_path_factory.mktemp("compare")
+    baseline = root / "baseline"
+    a_model = save_classifier(
+        make_tiny_vit(seed=11), PreprocessConfig(image_size=32), baseline / "model", {"arch": "tiny-test"}
+    )
+    cases = _cases(app_artifacts.data_dir)
+    folder = cases["path"].str.split("/").str[0]
+    index = cases.groupby(folder).cumcount()
+    p = {s: np.array([COMPARE_P_TUMOR[s][f][i] for f, i in zip(folder, index, strict=True)]) for s in "AB"}
+    _fixed_p_evaluation(a_model, cases, p["A"], baseline / "eval")
+    _fixed_p_evaluation(app_artifacts.model_dir, cases, p["B"], root / "b_eval")
+    frame = cases[["path", "label"]].assign(p_a=p["A"], p_b=p["B"])
+    return CompareArtifacts(baseline, root / "b_eval", frame)
+
+
+@pytest.fixture
+def compare_env(app_env, compare_artifacts, monkeypatch) -> CompareArtifacts:
+    monkeypatch.setenv("MRI_EXPLAIN_BASELINE", str(compare_artifacts.baseline_dir))
+    monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(compare_artifacts.b_eval_dir))
+    return compare_artifacts

@@ -30,7 +30,7 @@ import pytest
 
 # tests/app/conftest.py's session fixture (tiny ViT + synthetic evaluations), imported so pytest offers it.
 # ruff: noqa: F811
-from tests.app.conftest import app_artifacts  # noqa: F401
+from tests.app.conftest import app_artifacts, compare_artifacts  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT_S = 90  # a cold start imports torch + transformers on a shared 2-core machine
 SERVER_STOP_TIMEOUT_S = 15
-PAGES = ("overview", "explain", "performance", "error-audit", "quality", "learn")
+PAGES = ("overview", "explain", "performance", "error-audit", "quality", "compare", "learn")
 
 
 def free_port() -> int:
@@ -119,13 +119,14 @@ def start_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_server(app_artifacts, tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """(base URL, server log path) of a dashboard on the tiny-ViT tmp artifacts."""
+def tiny_server(app_artifacts, compare_artifacts, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """(base URL, server log path) of a dashboard on the tiny-ViT tmp artifacts (baseline: another one)."""
     log_path = tmp_path_factory.mktemp("streamlit_log") / "server.log"
     env = {
         "MRI_EXPLAIN_MODEL": str(app_artifacts.model_dir),
         "MRI_EXPLAIN_EVAL": str(app_artifacts.eval_dir),
         "MRI_EXPLAIN_DATA": str(app_artifacts.data_dir),
+        "MRI_EXPLAIN_BASELINE": str(compare_artifacts.baseline_dir),
     }
     with start_server(env, log_path) as url:
         yield url, log_path

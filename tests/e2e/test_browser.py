@@ -187,6 +187,36 @@ def test_concurrent_sessions_each_get_their_own_result(browser, tiny_server, scr
             context.close()
 
 
+def test_compare_page_pairs_two_models_and_opens_a_case_in_explain(
+    page, tiny_server, compare_artifacts, screenshot_dir
+):
+    url, _ = tiny_server
+    _open(page, url, "compare")
+    _assert_clean(page)
+    main = page.locator(MAIN)
+    # The server's evaluation folder holds only half the baseline's scans: refused in one sentence.
+    assert main.get_by_text("are not on the same cases").count() == 1
+    field = main.locator('input[aria-label="Evaluation folder"]').nth(1)  # B's field (A's is the first)
+    field.fill(str(compare_artifacts.b_eval_dir))
+    field.press("Enter")
+    main.get_by_text("exact McNemar test").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    _wait_done(page)
+    _assert_clean(page)
+    open_b = main.get_by_role("button", name="Open in Explain with B")
+    open_b.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    assert open_b.count() == main.get_by_role("button", name="Open in Explain with A").count() == 4
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 4200})  # the whole page, gallery included
+    page.screenshot(path=str(screenshot_dir / "tiny-compare.png"))
+    page.set_viewport_size(VIEWPORT)
+    open_b.first.click()
+    page.wait_for_url("**/explain**", timeout=PAGE_TIMEOUT_MS)
+    _wait_for_maps(page)
+    _assert_clean(page)
+    assert _metric(page, "Prediction") in ("tumor", "no tumor")
+    sidebar_eval = page.locator('[data-testid="stSidebar"] input[aria-label="Evaluation folder"]')
+    assert sidebar_eval.input_value() == str(compare_artifacts.b_eval_dir)
+
+
 @pytest.fixture(scope="module")
 def bundled_server(tmp_path_factory) -> Iterator[str]:
     if not (REPO_ROOT / "artifacts" / "model" / "config.json").exists():
