@@ -29,7 +29,7 @@ class RayOptions:
         cpus_per_actor: CPUs reserved per actor (also its torch thread count).
         gpus_per_actor: GPUs per actor (0: CPU only; fractions share a GPU between actors).
         max_restarts: times a dead actor is restarted, its unfinished batch retried (Ray's ``max_restarts``
-            and ``max_task_retries``); also the retries of a decoding task whose worker died.
+            and ``max_task_retries``). A decoding task whose worker died is retried by Ray (3 times).
     """
 
     address: str | None = None

@@ -35,8 +35,8 @@ from model.loading import Classifier, load_classifier
 from model.preprocess import PreprocessConfig, crop_and_resize, normalise
 from model.scan import ScanError, load_scan
 
-# One CPU stays free for the decoding tasks when the actor count is chosen automatically (actors hold their
-# CPUs for the whole job: a pool that took every CPU would starve the decoding and never finish).
+# One CPU always stays free for the decoding tasks (actors hold their CPUs for the whole job: a pool that took
+# every CPU would starve the decoding and never finish).
 DECODE_CPUS = 1.0
 # Memory reserved per decoding task: the largest accepted scan (model.scan.MAX_PIXELS, 40 MP) as RGB plus
 # its working copies. A reservation also keeps Ray Data from fusing decoding into the model actors, so the
@@ -84,6 +84,8 @@ def ray_session(options: RayOptions, known: tuple[type[Exception], ...] = ()) ->
 def actor_count(options: RayOptions) -> int:
     """Actors to start: ``options.actors``, else as many as the cluster's GPUs (or CPUs less one) allow.
 
+    One CPU of the cluster is always left to the decoding tasks.
+
     Raises:
         EngineError: the cluster cannot hold even one actor (or the requested ones) with those resources.
     """
@@ -93,7 +95,7 @@ def actor_count(options: RayOptions) -> int:
         n = int(gpus // options.gpus_per_actor)
     else:
         n = options.actors or int((cpus - DECODE_CPUS) // options.cpus_per_actor)
-    if n < 1 or n * options.cpus_per_actor > cpus or n * options.gpus_per_actor > gpus:
+    if n < 1 or n * options.cpus_per_actor > cpus - DECODE_CPUS or n * options.gpus_per_actor > gpus:
         raise EngineError(
             f"The Ray cluster ({cpus:g} CPUs, {gpus:g} GPUs) cannot hold {max(n, 1)} actor(s) of "
             f"{options.cpus_per_actor:g} CPU / {options.gpus_per_actor:g} GPU and still decode: lower "

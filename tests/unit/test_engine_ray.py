@@ -235,3 +235,24 @@ def test_explanations_refuse_gpu_actors_with_the_fix(ray_cluster, workspace, tmp
     )
     assert explain_main(argv) == 2
     assert "drop --gpus-per-actor" in capsys.readouterr().err
+
+
+def test_benchmark_section_times_both_engines_on_the_same_job(ray_cluster, tmp_path):
+    from benchmarks import bench_ray
+    from benchmarks.settings import Settings
+    from benchmarks.subjects import make_random_subject, phantom_scan_paths
+
+    s = Settings.make(quick=True, tiny=True)
+    subject = make_random_subject(tmp_path, tiny=True)
+    rows = bench_ray.run_ray(subject, phantom_scan_paths(tmp_path, s.n_eval_images), tmp_path, s)
+    by_id = {r.id: r for r in rows}
+    assert list(by_id) == bench_ray.expected_ids()
+    assert "already running" in by_id["ray.start"].what  # the module's Ray was joined, not a second one
+    for engine in ("local", "ray"):
+        assert by_id[f"ray.eval.{engine}"].value == pytest.approx(
+            s.n_eval_images / by_id[f"ray.eval.{engine}"].time_s
+        )
+        explain = by_id[f"ray.explain.{engine}"]
+        assert explain.value == pytest.approx(s.ray_explain_images / explain.time_s)
+    local = by_id["ray.eval.local"].value
+    assert f"{by_id['ray.eval.ray'].value / local:.2f}×" in by_id["ray.eval.ray"].note
