@@ -8,7 +8,9 @@ engine start exactly as before. The Ray engine itself lives in :mod:`model.engin
 from __future__ import annotations
 
 import argparse
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 
 ENGINES = ("local", "ray")
 DEFAULT_MAX_RESTARTS = 3
@@ -75,3 +77,19 @@ def ray_options(args: argparse.Namespace) -> RayOptions:
     if args.engine == "local" and options != RayOptions(max_restarts=options.max_restarts):
         raise EngineError("--address/--actors/--cpus-per-actor/--gpus-per-actor need --engine ray.")
     return options
+
+
+def load_ray_engine(module: str = "model.engine_ray") -> ModuleType:
+    """Import a Ray engine module (``model.engine_ray`` or ``model.engine_ray_explain``) on first use.
+
+    Raises:
+        EngineError: Ray is not installed (the message says how to install the pinned version).
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != "ray" and not str(err.name).startswith("ray."):
+            raise
+        raise EngineError(
+            "--engine ray needs Ray: python3 -m pip install -r requirements.txt (pins ray[data])."
+        ) from err

@@ -40,7 +40,7 @@ from model.artifacts import (
 )
 from model.calibration import TemperatureFit, fit_temperature
 from model.data import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
-from model.engine import EngineError, add_engine_arguments, ray_options
+from model.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
 from model.labels import DEFAULT_CLASS_MAP, POSITIVE_LABEL, LabelMismatchError
 from model.loading import Classifier, ModelLoadError, load_classifier
 from model.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
@@ -171,18 +171,11 @@ def _logits(
     paths = {name: _checked_paths(data, c) for name, c in cases.items()}
     hashes = {name: list(c["sha256"]) for name, c in cases.items()}
     if args.engine == "ray":
-        from model.engine_ray import predict_groups, ray_session
-
+        engine, options = load_ray_engine(), ray_options(args)
         groups = [(paths[name], hashes[name]) for name in cases]
-        with ray_session(ray_options(args), known=(ScanError, EvaluationInputError)):
-            found = predict_groups(
-                classifier,
-                args.model,
-                groups,
-                args.batch_size,
-                ray_options(args),
-                args.int8,
-                not args.no_progress,
+        with engine.ray_session(options, known=(ScanError, EvaluationInputError)):
+            found = engine.predict_groups(
+                classifier, args.model, groups, args.batch_size, options, args.int8, not args.no_progress
             )
         return dict(zip(cases, found, strict=True))
     progress = not args.no_progress

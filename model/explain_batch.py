@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from model.artifacts import ArtifactError, read_evaluation
 from model.data import ManifestError, read_manifest
-from model.engine import EngineError, add_engine_arguments, ray_options
+from model.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
 from model.explain import quality, sanity, summary
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS, safe_explain
@@ -333,9 +333,7 @@ def run_batch(args: argparse.Namespace) -> Path:
     """Explain and score every case, then write the summary; returns the path of ``summary.json``."""
     run = prepare(args)
     if args.engine == "ray":
-        from model.engine_ray_explain import explain_cases_ray
-
-        rows, store = explain_cases_ray(run, ray_options(args))
+        rows, store = load_ray_engine("model.engine_ray_explain").explain_cases_ray(run, ray_options(args))
     else:
         rows, store = explain_cases(run)
     cases = pd.DataFrame(rows)

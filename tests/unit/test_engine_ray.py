@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from model.artifacts import read_evaluation
-from model.engine import EngineError, RayOptions, ray_options
+from model.engine import EngineError, RayOptions, load_ray_engine, ray_options
 from model.evaluate import main as evaluate_main
 from model.evaluate import predict_paths
 from model.explain.summary import read_explanation_summary
@@ -90,6 +90,13 @@ def test_ray_options_are_checked_before_anything_runs():
     )
     with pytest.raises(EngineError, match="need --engine ray"):
         ray_options(local)
+
+
+def test_a_missing_ray_is_reported_with_the_install_command(monkeypatch):
+    monkeypatch.delitem(sys.modules, "model.engine_ray", raising=False)
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray looks like to import
+    with pytest.raises(EngineError, match="pip install -r requirements.txt"):
+        load_ray_engine("model.engine_ray")
 
 
 def test_ray_evaluation_writes_the_local_files_byte_for_byte(ray_cluster, workspace, tmp_path):
