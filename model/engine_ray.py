@@ -35,9 +35,12 @@ from model.loading import Classifier, load_classifier
 from model.preprocess import PreprocessConfig, crop_and_resize, normalise
 from model.scan import ScanError, load_scan
 
-# One CPU always stays free for the decoding tasks (actors hold their CPUs for the whole job: a pool that took
-# every CPU would starve the decoding and never finish).
+# CPUs of one decoding task. Actors hold their CPUs for the whole job, so a pool that took every CPU would
+# starve the decoding and never finish: one CPU in DECODE_SHARE's inverse (at least one) is always left to
+# it. Decoding + cropping (20-40 ms a scan) is about a tenth of a one-thread ViT-Base forward pass, so an
+# evaluation on many CPU actors is not starved of decoded batches either.
 DECODE_CPUS = 1.0
+DECODE_SHARE = 0.125
 # Memory reserved per decoding task: the largest accepted scan (model.scan.MAX_PIXELS, 40 MP) as RGB plus
 # its working copies. A reservation also keeps Ray Data from fusing decoding into the model actors, so the
 # decoding stays a pool of tasks of its own.
@@ -82,19 +85,21 @@ def ray_session(options: RayOptions, known: tuple[type[Exception], ...] = ()) ->
 
 
 def actor_count(options: RayOptions) -> int:
-    """Actors to start: ``options.actors``, else as many as the cluster's GPUs (or CPUs less one) allow.
+    """Actors to start: ``options.actors``, else one per GPU (or per ``cpus_per_actor`` CPUs) of the cluster.
 
-    One CPU of the cluster is always left to the decoding tasks.
+    Automatically, one CPU in eight (at least one) is left to the decoding tasks; asked-for actors must
+    leave at least one.
 
     Raises:
         EngineError: the cluster cannot hold even one actor (or the requested ones) with those resources.
     """
     resources = ray.cluster_resources()
     cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    spare = max(DECODE_CPUS, DECODE_SHARE * cpus)
     if options.gpus_per_actor > 0 and options.actors is None:
         n = int(gpus // options.gpus_per_actor)
     else:
-        n = options.actors or int((cpus - DECODE_CPUS) // options.cpus_per_actor)
+        n = options.actors or int((cpus - spare) // options.cpus_per_actor)
     if n < 1 or n * options.cpus_per_actor > cpus - DECODE_CPUS or n * options.gpus_per_actor > gpus:
         raise EngineError(
             f"The Ray cluster ({cpus:g} CPUs, {gpus:g} GPUs) cannot hold {max(n, 1)} actor(s) of "

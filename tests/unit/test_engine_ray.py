@@ -99,6 +99,20 @@ def test_a_missing_ray_is_reported_with_the_install_command(monkeypatch):
         load_ray_engine("model.engine_ray")
 
 
+def test_actors_fill_the_cluster_but_leave_a_cpu_for_decoding(ray_cluster):
+    from model.engine_ray import actor_count
+
+    assert actor_count(RayOptions()) == 1  # 2 CPUs: one actor, one CPU for the decoding tasks
+    assert actor_count(RayOptions(actors=1)) == 1
+    for starving in (
+        RayOptions(actors=2),
+        RayOptions(actors=1, cpus_per_actor=2),
+        RayOptions(gpus_per_actor=1),
+    ):
+        with pytest.raises(EngineError, match="cannot hold"):
+            actor_count(starving)
+
+
 def test_ray_evaluation_writes_the_local_files_byte_for_byte(ray_cluster, workspace, tmp_path):
     assert _evaluate(workspace, tmp_path / "local", "--no-progress") == 0
     assert _evaluate(workspace, tmp_path / "ray", "--no-progress", "--engine", "ray", "--actors", "1") == 0
