@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from benchmarks import bench_eval, bench_explain, bench_memory, bench_panel, notes
+from benchmarks import bench_eval, bench_explain, bench_memory, bench_panel, bench_ray, notes
 from benchmarks.bench_forward import forward_pass, run_forward
 from benchmarks.hardware import Machine, describe_machine
 from benchmarks.report import ModelResult, Row, write_results
@@ -38,10 +38,11 @@ MODELS = ("base", "bundled")
 FORWARD_IDS = ["forward", "flop_bound", "forward.int8", "predict_rollout", "load"]
 
 
-def expected_ids(with_memory: bool = True) -> list[str]:
+def expected_ids(with_memory: bool = True, with_ray: bool = True) -> list[str]:
     """Every row id a complete run writes for one model (what the smoke test checks)."""
     ids = FORWARD_IDS + bench_explain.expected_ids() + bench_panel.expected_ids() + bench_eval.expected_ids()
-    return ids + (bench_memory.expected_ids() if with_memory else [])
+    ids += bench_memory.expected_ids() if with_memory else []
+    return ids + (bench_ray.expected_ids() if with_ray else [])
 
 
 def _section(name: str, rows: list[Row], work: Callable[[], list[Row]], bar: tqdm) -> bool:
@@ -91,6 +92,8 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
     ]
     if s.with_memory:
         sections.append(("memory", lambda: bench_memory.run_memory(subject.model_dir, scan, eval_dir)))
+    if s.with_ray:
+        sections.append(("ray", lambda: bench_ray.run_ray(subject, paths, work, s)))
     ok = True
     with tqdm(total=len(sections), desc=subject.name, unit="section", file=sys.stderr) as bar:
         for name, fn in sections:

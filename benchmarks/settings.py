@@ -21,6 +21,9 @@ class Settings:
         n_eval_images: images in the throughput comparison.
         eval_batch_size: ``model.evaluate.predict_paths`` batch size.
         with_memory: measure the dashboard process's peak RSS in a subprocess.
+        with_ray: compare the local and the Ray engine (starts a local Ray; off in the tiny smoke run, whose
+            Ray path tests/unit/test_engine_ray.py covers).
+        ray_explain_images: scans explained by each engine in that comparison.
         threads: torch intra-op threads (2, the machine's cores; 1 for the tiny smoke run, whose figures are
             meaningless and where thread hand-offs would only add noise on a busy machine).
     """
@@ -36,6 +39,8 @@ class Settings:
     n_eval_images: int = 32
     eval_batch_size: int = 16
     with_memory: bool = True
+    with_ray: bool = True
+    ray_explain_images: int = 4
     threads: int = 2
 
     @classmethod
@@ -53,6 +58,8 @@ class Settings:
             smoothgrad_reference_samples=32,
             n_eval_images=8 if tiny else 16,
             eval_batch_size=4 if tiny else 16,
+            with_ray=not tiny,
+            ray_explain_images=2,
             threads=1 if tiny else 2,
         )
 

@@ -11,6 +11,7 @@ CLI::
     python -m model.evaluate --model artifacts/model --data OTHER_DIR --name external --out artifacts/eval
     python -m model.evaluate --model artifacts/model --data ../shared/data/brain_mri_pool \\
         --name pool-holdout --cases artifacts/pool_manifest.csv --cases-split holdout --out artifacts/eval
+    python -m model.evaluate ... --engine ray [--address auto] [--actors 4] [--gpus-per-actor 1]
 
 A research and teaching tool: these numbers describe a small public data set, not diagnostic performance.
 """
@@ -41,6 +42,7 @@ from model.artifacts import (
 )
 from model.calibration import TemperatureFit, fit_temperature
 from model.data import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
+from model.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
 from model.labels import DEFAULT_CLASS_MAP, POSITIVE_LABEL, LabelMismatchError
 from model.loading import Classifier, ModelLoadError, load_classifier
 from model.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
@@ -183,17 +185,35 @@ def listed_cases(path: str | Path, split: str | None, labels: Sequence[str]) -> 
     )
 
 
-def _logits(
-    classifier: Classifier, data: Path, cases: pd.DataFrame, args: argparse.Namespace, desc: str
-) -> NDArray:
+def _checked_paths(data: Path, cases: pd.DataFrame) -> list[Path]:
     paths = [data / p for p in cases["path"]]
     if missing := [str(p) for p in paths if not p.is_file()]:
         raise EvaluationInputError(
             f"{len(missing)} file(s) are missing under --data {data}, e.g. "
             f"{missing[0]}: pass the data root the cases were listed from."
         )
-    hashes = list(cases["sha256"])
-    return predict_paths(classifier, paths, args.batch_size, not args.no_progress, hashes, desc)
+    return paths
+
+
+def _logits(
+    classifier: Classifier, data: Path, cases: dict[str, pd.DataFrame], args: argparse.Namespace
+) -> dict[str, NDArray]:
+    """Logits of each named set of cases, by ``args.engine`` (with Ray: one job for all the sets)."""
+    paths = {name: _checked_paths(data, c) for name, c in cases.items()}
+    hashes = {name: list(c["sha256"]) for name, c in cases.items()}
+    if args.engine == "ray":
+        engine, options = load_ray_engine(), ray_options(args)
+        groups = [(paths[name], hashes[name]) for name in cases]
+        with engine.ray_session(options, known=(ScanError, EvaluationInputError)):
+            found = engine.predict_groups(
+                classifier, args.model, groups, args.batch_size, options, args.int8, not args.no_progress
+            )
+        return dict(zip(cases, found, strict=True))
+    progress = not args.no_progress
+    return {
+        name: predict_paths(classifier, paths[name], args.batch_size, progress, hashes[name], name)
+        for name in cases
+    }
 
 
 def _save(
@@ -231,7 +251,7 @@ def evaluate_manifest(classifier: Classifier, args: argparse.Namespace) -> list[
         raise EvaluationInputError(f"the manifest has no {missing} split; it holds {list(cases)}.")
     mhash = manifest_sha256(args.manifest)
     needed = [s for s in cases if s in wanted or s == "validation"]
-    logits = {s: _logits(classifier, Path(args.data), cases[s], args, s) for s in needed}
+    logits = _logits(classifier, Path(args.data), {s: cases[s] for s in needed}, args)
     fit = None
     if "validation" in logits:
         y = cases["validation"]["label"].map(list(classifier.labels).index).to_numpy()
@@ -259,7 +279,7 @@ def evaluate_folder(classifier: Classifier, args: argparse.Namespace) -> list[Pa
     except ArtifactError as err:
         print(f"note: no calibration used ({err})", file=sys.stderr)
         fit = None
-    logits = _logits(classifier, Path(args.data), cases, args, args.name)
+    logits = _logits(classifier, Path(args.data), {args.name: cases}, args)[args.name]
     return [_save(args.name, cases, logits, fit, classifier, args, kind="external")]
 
 
@@ -284,6 +304,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples (0: no intervals)")
     p.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help="bootstrap seed")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_engine_arguments(p)
     args = p.parse_args(argv)
     if args.split and not args.manifest:
         p.error("--split needs --manifest")
@@ -291,6 +312,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--cases needs --name, and --cases-split needs --cases")
     if args.batch_size < 1 or args.bootstrap < 0 or not 0 <= args.threshold <= 1:
         p.error("need --batch-size >= 1, --bootstrap >= 0 and --threshold in [0, 1]")
+    try:
+        ray_options(args)
+    except EngineError as err:
+        p.error(str(err))
     return args
 
 
@@ -313,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EvaluationInputError,
         ScanError,
         ArtifactError,
+        EngineError,
     ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

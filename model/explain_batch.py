@@ -4,7 +4,8 @@ Usage::
 
     python -m model.explain_batch --model artifacts/model --data ../shared/data/brain_tumor_dataset \\
         --eval artifacts/eval --split test --out artifacts/eval/explanations [--methods gradcam occlusion] \\
-        [--limit 10] [--masks DIR] [--sanity-cases 6] [--steps 28] [--seed 0]
+        [--limit 10] [--masks DIR] [--sanity-cases 6] [--steps 28] [--seed 0] \\
+        [--engine ray [--address auto] [--actors 4] [--batch-size 1]]
 
 For every scan of the split (from ``{split}_predictions.csv``; with ``--manifest`` and no saved evaluation,
 from the split manifest) and every method: the map for the predicted class, its deletion/insertion curves
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from tqdm import tqdm
 
 from model.artifacts import ArtifactError, read_evaluation
 from model.data import ManifestError, read_manifest
+from model.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
 from model.explain import quality, sanity, summary
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS, safe_explain
@@ -36,7 +39,7 @@ from model.labels import POSITIVE_LABEL
 from model.loading import Classifier, ModelLoadError, load_classifier
 from model.masks import MaskError, MaskIndex, load_mask, read_mask_index
 from model.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
-from model.preprocess import Geometry, preprocess
+from model.preprocess import Geometry, PreprocessConfig, preprocess
 from model.scan import ScanError, load_scan
 
 SEEDED = ("gradient_shap", "smoothgrad")  # methods whose params take the run's seed
@@ -85,7 +88,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--steps", type=int, default=quality.DEFAULT_STEPS, help="points per deletion/insertion curve"
     )
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    p.add_argument("--batch-size", type=int, default=1, help="cases per Ray actor call (--engine ray)")
+    add_engine_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        ray_options(args)
+    except EngineError as err:
+        p.error(str(err))
+    if args.batch_size < 1:
+        p.error("--batch-size must be >= 1")
+    return args
 
 
 def load_cases(args: argparse.Namespace, fingerprint: str, labels: tuple[str, ...]) -> pd.DataFrame:
@@ -135,15 +147,29 @@ def sanity_cases(n_cases: int, n_checked: int) -> frozenset[int]:
     return frozenset(np.linspace(0, n_cases - 1, min(n_checked, n_cases)).round().astype(int).tolist())
 
 
-def _load(run: Run, row: pd.Series) -> tuple[torch.Tensor, Geometry, np.ndarray | None]:
-    scan = load_scan(run.args.data / row["path"])
+def load_case(
+    data: Path, row: Mapping, cfg: PreprocessConfig, masks: MaskIndex | None
+) -> tuple[torch.Tensor, Geometry, np.ndarray | None]:
+    """Decode, check and preprocess one case, with its tumour mask when it has one.
+
+    Args:
+        data: data root. row: the case (``path``, ``sha256``). cfg: the model's preprocessing.
+        masks: the mask index, or None.
+
+    Returns:
+        (1, 3, S, S) model input, its :class:`Geometry`, and the (H, W) bool mask or None.
+
+    Raises:
+        BatchInputError: the file differs from the evaluated one.
+    """
+    scan = load_scan(data / row["path"])
     if scan.sha256 != row["sha256"]:
         raise BatchInputError(
             f"{row['path']} differs from the evaluated file (sha256); pass the data folder "
             "the evaluation used."
         )
-    x, geom = preprocess(scan.image, run.classifier.preprocess)
-    record = run.masks.find(row["path"], row["sha256"]) if run.masks is not None else None
+    x, geom = preprocess(scan.image, cfg)
+    record = masks.find(row["path"], row["sha256"]) if masks is not None else None
     return x[None], geom, (load_mask(record) if record is not None else None)
 
 
@@ -206,7 +232,20 @@ def _patch(run: Run) -> int:
 
 def explain_case(run: Run, index: int, row: pd.Series, store: dict) -> list[dict]:
     """Every method on one case, plus the random-ranking reference: rows for ``cases.csv``."""
-    x, geom, mask = _load(run, row)
+    x, geom, mask = load_case(run.args.data, row, run.classifier.preprocess, run.masks)
+    return explain_loaded(run, index, row, x, geom, mask, store)
+
+
+def explain_loaded(
+    run: Run,
+    index: int,
+    row: pd.Series,
+    x: torch.Tensor,
+    geom: Geometry,
+    mask: np.ndarray | None,
+    store: dict,
+) -> list[dict]:
+    """:func:`explain_case` on a case already loaded by :func:`load_case` (the Ray engine decodes apart)."""
     with torch.no_grad():
         target = int(run.classifier.model(pixel_values=x).logits.argmax(-1))
     case = {**row.to_dict(), "index": index, "predicted": run.classifier.labels[target], "target": target}
@@ -224,6 +263,15 @@ def explain_case(run: Run, index: int, row: pd.Series, store: dict) -> list[dict
         }
     ]
     return rows + [_explain_method(run, name, case, x, geom, mask, store) for name in run.methods]
+
+
+def explain_cases(run: Run) -> tuple[list[dict], dict]:
+    """The local engine: every case in this process, in order; the ``cases.csv`` rows and the store."""
+    store: dict = {"maps": {}, "curves": {}}
+    rows: list[dict] = []
+    for index, row in tqdm(list(run.cases.iterrows()), desc=f"explaining {run.args.split}", unit="scan"):
+        rows.extend(explain_case(run, int(index), row, store))
+    return rows, store
 
 
 def _settings(run: Run) -> dict:
@@ -284,10 +332,10 @@ def _versions() -> dict[str, str]:
 def run_batch(args: argparse.Namespace) -> Path:
     """Explain and score every case, then write the summary; returns the path of ``summary.json``."""
     run = prepare(args)
-    store: dict = {"maps": {}, "curves": {}}
-    rows: list[dict] = []
-    for index, row in tqdm(list(run.cases.iterrows()), desc=f"explaining {args.split}", unit="scan"):
-        rows.extend(explain_case(run, int(index), row, store))
+    if args.engine == "ray":
+        rows, store = load_ray_engine("model.engine_ray_explain").explain_cases_ray(run, ray_options(args))
+    else:
+        rows, store = explain_cases(run)
     cases = pd.DataFrame(rows)
     result = build_summary(run, cases, store["curves"], store["fractions"])
     return summary.write_explanations(args.out, result, cases, store["maps"])
@@ -306,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         MaskError,
         ScanError,
         FileNotFoundError,
+        EngineError,
     ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

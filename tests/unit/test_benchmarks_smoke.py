@@ -150,7 +150,9 @@ def test_tiny_quick_run_writes_json_and_markdown_with_every_row(tmp_path):
     data = json.loads((tmp_path / JSON_FILE).read_text())
     assert data["schema_version"] == SCHEMA_VERSION and data["settings"]["tiny"] is True
     tiny, bundled = data["models"]
-    assert [r["id"] for r in tiny["rows"]] == expected_ids()
+    assert [r["id"] for r in tiny["rows"]] == expected_ids(
+        with_ray=False
+    )  # Ray: tests/unit/test_engine_ray.py
     assert bundled["skipped"] and not bundled["rows"]
     _rows_consistent(tiny["rows"])
     by_id = {r["id"]: r for r in tiny["rows"]}
@@ -159,6 +161,6 @@ def test_tiny_quick_run_writes_json_and_markdown_with_every_row(tmp_path):
     assert by_id["eval.fp32"]["value"] == pytest.approx(8 / by_id["eval.fp32"]["time_s"])
     assert by_id["memory.dashboard"]["value"] >= by_id["memory.imports"]["value"] - RSS_NOISE_MIB > 0
     markdown = (tmp_path / MARKDOWN_FILE).read_text()
-    for row_id in expected_ids():
+    for row_id in expected_ids(with_ray=False):
         assert f"| `{row_id}` |" in markdown
     assert "Skipped: tiny smoke run" in markdown and "## Targets" in markdown
