@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
+from model.card_pretrained import LIMITATIONS as PRETRAINED_LIMITATIONS
 from model.card_pretrained import (
     SOURCES,
     describe_cv,
@@ -230,7 +231,7 @@ def describe_recipe(run: dict, log: pd.DataFrame | None) -> str:
         "",
         f"Group-aware split (manifest sha256 `{str(run.get('manifest_sha256', '?'))[:12]}`): exact and near "
         "duplicates form groups, and each group goes wholly to train, validation or test, stratified by "
-        f"class (about 80/10/10). Training used the {run.get('n_train', '?')} `train` scans; the epoch kept "
+        f"class (about 80/10/10). Training used {run.get('n_train', '?')} scans; the epoch kept "
         f"was chosen on the {run.get('n_validation', '?')} `validation` scans; `test` scans were never read "
         "in training.",
         "",
@@ -391,7 +392,9 @@ def write_card(
         "## Intended use",
         INTENDED_USE,
         "## Limitations",
-        LIMITATIONS + ("\n" + FROM_SCRATCH_LIMITATION if run.get("from_scratch") else ""),
+        PRETRAINED_LIMITATIONS
+        if pretrained
+        else LIMITATIONS + ("\n" + FROM_SCRATCH_LIMITATION if run.get("from_scratch") else ""),
         "## How to use",
         "```python\nfrom model.loading import "
         "load_classifier\nclf = load_classifier('artifacts/model')  # eval mode, eager attention\n```",

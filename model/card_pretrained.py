@@ -75,6 +75,20 @@ every pool normal scan is a web image of another source. Against that shortcut:
   tumour" would fail on the normal scans of the other sources."""
 
 
+LIMITATIONS = """\
+- Fine-tuned on about 1,200 public slices of mixed provenance, sequences, planes and licences, with
+  source-folder labels nobody reviewed; the 253-set's test split has 26 images, so every test figure has a
+  wide interval (see the 95% intervals and the cross-validation).
+- The held-out pool shows a source effect on tumour scans: figshare slices are recognised more often than
+  Nickparvar or SARTAJ ones (table above), so part of what the model uses may be the look of a source.
+- The model only ever saw 2D slices re-scaled to 8-bit images; DICOM windowing, other sequences, other
+  scanners, children, post-operative scans or non-tumour pathology are out of distribution.
+- The DINOv2 backbone came from a saliency model's ONNX file; whether that saliency training changed it is
+  not known.
+- The published near-perfect figures for these data sets come from random (leaky) splits and are not
+  comparable with the group-aware figures here."""
+
+
 def is_finetune_record(run: dict) -> bool:
     """True when ``training_config.json`` was written by :mod:`model.finetune`."""
     return run.get("recipe") == RECIPE
@@ -88,7 +102,7 @@ def flat_run(run: dict) -> dict:
         "from_scratch": False,
         "half": True,
         "manifest_sha256": out["manifest_sha256"],
-        "n_train": out["n_train"],
+        "n_train": _train_note(out),
         "n_validation": out["n_validation"],
         "best_epoch": out["best_epoch"],
         "best_validation": {k: v for k, v in out["best_validation"].items() if k not in ("seconds",)},
@@ -102,6 +116,11 @@ def flat_run(run: dict) -> dict:
         "seed": cfg["seed"],
         "arch": "dinov2-s14",
     }
+
+
+def _train_note(out: dict) -> str:
+    own = sum(v for k, v in out["n_train_by_source_label"].items() if k.startswith("brain_tumor_dataset/"))
+    return f"{out['n_train']:,} ({own} of this set's `train` split + {out['n_train'] - own:,} pool images)"
 
 
 def describe_finetune(run: dict) -> str:
