@@ -1,6 +1,7 @@
 """The one benchmark command: speed of explanations and evaluations against the obvious alternatives.
 
-Usage (from the repo root; about 8 minutes on 2 idle cores for both models, ``--quick`` about 6)::
+Usage (from the repo root; about 10 minutes on 2 idle cores for both models, ``--quick`` about 8, of which
+the local-vs-Ray section takes about 2)::
 
     python -m benchmarks.run [--quick] [--out benchmarks] [--models base,bundled]
 
