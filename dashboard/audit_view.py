@@ -16,6 +16,8 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard import figures, resources
+from dashboard.safe_text import plain
+from model.case_files import CaseFileError, read_case
 from model.loading import Classifier
 from model.preprocess import crop_and_resize
 from model.scan import ScanError
@@ -36,15 +38,15 @@ def thumbnail(classifier: Classifier, data_dir: Path, case: str, target: int) ->
         case: path as in the predictions file, e.g. ``yes/Y1.jpg``.
         target: class index recorded with the map (rollout itself does not depend on it).
     """
-    file = data_dir / case
-    if not file.is_file():
-        return f"`{case}` is not in the data folder `{data_dir}`: is it the folder this evaluation used?"
-    data = file.read_bytes()
+    try:
+        data = read_case(data_dir, case)
+    except CaseFileError as err:
+        return plain(err)
     sha = hashlib.sha256(data).hexdigest()
     try:
         scan = resources.load_scan_cached(sha, data)
     except ScanError as err:
-        return f"`{case}` cannot be read: {err}"
+        return f"{plain(case)} cannot be read: {plain(err)}"
     record = resources.explain_cached(
         classifier.source, classifier.fingerprint, sha, data, THUMBNAIL_METHOD, target, ()
     )

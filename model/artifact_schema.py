@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from model.calibration import check_temperature, softmax_with_temperature
+from model.labels import is_plain_label
 from model.metrics import (
     CAL_PREFIX,
     LOGIT_PREFIX,
@@ -83,8 +84,8 @@ def check_results(name: str, results: Mapping, fix: str) -> None:
     c = _Checker(name, fix)
     labels = results["labels"]
     c.require(
-        isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) and x for x in labels),
-        "has labels that are not a list of at least two names",
+        isinstance(labels, list) and len(labels) >= 2 and all(is_plain_label(x) for x in labels),
+        "has labels that are not a list of at least two plain names (letters, digits, spaces, _ - ( ))",
     )
     c.require(len(set(labels)) == len(labels), "lists a label twice")
     for key in ("name", "checkpoint", "predictions_sha256"):
