@@ -84,9 +84,8 @@ def render_sidebar() -> None:
     if isinstance(loaded, str):
         st.sidebar.error(loaded, icon=":material/error:")
     else:
-        st.sidebar.caption(
-            f"Fingerprint {plain(loaded.fingerprint)} · labels: {plain(', '.join(loaded.labels))}"
-        )
+        labels = ", ".join(loaded.labels)  # plain names: model.loading refuses any others
+        st.sidebar.caption(f"Fingerprint `{loaded.fingerprint}` · labels: {labels}")
     st.sidebar.caption(DISCLAIMER)
 
 

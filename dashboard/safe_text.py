@@ -8,13 +8,21 @@ any other element that renders markdown. Tables for download go through :func:`c
 
 from __future__ import annotations
 
-import string
+import re
 
 import pandas as pd
 
-# Markdown (CommonMark, GFM, Streamlit's directives and math) is driven by ASCII punctuation only; a backslash
-# makes any of them a literal character.
-_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+# The characters that start markdown syntax mid-line: emphasis, code, links and images ([ and <), HTML and
+# entities, headings, tables, strikethrough, Streamlit's :directives[...] and :icons:, $math$, and the ":"
+# of "https://" and "@" of e-mail addresses that GFM turns into links. A backslash makes each one literal.
+# "-", ".", "/", "(" and ")" stay as they are (harmless without "[" or a line start), so paths and commands
+# read the same in the source; the line-start and "www." cases are handled by _BLOCK_START and _WWW.
+MARKDOWN_ACTIVE = "\\`*{}[]<>#+!|~$:@&"
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in MARKDOWN_ACTIVE})
+_BLOCK_START = re.compile(r"^(\s*)(-|\d+[.)])")  # a list item if the text starts a block
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)  # GFM links "www.example.com" without any scheme
+# "_" emphasises only next to a non-alphanumeric character; inside names (explain_batch, tmp_path) it is text.
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # Line breaks would start new blocks (lists, headings, quotes) in the middle of a message.
 _CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 MAX_PLAIN_CHARS = 600  # a 5000-character field is quoted by its start, not in full
@@ -30,12 +38,17 @@ def plain(text: object, max_chars: int = MAX_PLAIN_CHARS) -> str:
         max_chars: longer text is cut and ends in "…".
 
     Returns:
-        The text with control characters replaced by spaces and every ASCII punctuation mark escaped.
+        The text on one line (control characters become spaces) with :data:`MARKDOWN_ACTIVE` characters,
+        "_" outside words, "www." and a leading list marker backslash-escaped.
     """
     value = str(text).translate(_CONTROL)
     if len(value) > max_chars:
         value = value[:max_chars] + "…"
-    return value.translate(_MARKDOWN_ESCAPES)
+    value = _EMPHASIS_UNDERSCORE.sub(r"\\_", value.translate(_MARKDOWN_ESCAPES))
+    value = _WWW.sub(r"\1\\.", value)
+    return _BLOCK_START.sub(
+        lambda m: m.group(1) + "".join("\\" + c if not c.isdigit() else c for c in m.group(2)), value
+    )
 
 
 def neutralise_cell(value: object) -> object:
