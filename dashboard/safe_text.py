@@ -63,4 +63,4 @@ def csv_text(frame: pd.DataFrame) -> str:
     """``frame`` as CSV text (no index), every text cell and header passed through :func:`neutralise_cell`."""
     safe = frame.map(neutralise_cell)
     safe.columns = [neutralise_cell(str(c)) for c in frame.columns]
-    return safe.to_csv(index=False)
+    return safe.to_csv(index=False, lineterminator="\r\n")  # RFC 4180: cells holding CR or LF get quoted
