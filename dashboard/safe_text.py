@@ -13,14 +13,16 @@ import re
 import pandas as pd
 
 # The characters that start markdown syntax mid-line: emphasis, code, links and images ([ and <), HTML and
-# entities, headings, tables, strikethrough, Streamlit's :directives[...] and :icons:, $math$, and the ":"
-# of "https://" and "@" of e-mail addresses that GFM turns into links. A backslash makes each one literal.
-# "-", ".", "/", "(" and ")" stay as they are (harmless without "[" or a line start), so paths and commands
-# read the same in the source; the line-start and "www." cases are handled by _BLOCK_START and _WWW.
+# entities, headings, tables, strikethrough, Streamlit's :directives[...] and :icons:, $math$. A backslash
+# makes each one literal. "-", ".", "/", "(" and ")" stay as they are (harmless without "[" or a line start),
+# so paths and commands read the same in the source; line starts are handled by _BLOCK_START.
 MARKDOWN_ACTIVE = "\\`*{}[]<>#+!|~$:@&"
 _MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in MARKDOWN_ACTIVE})
 _BLOCK_START = re.compile(r"^(\s*)(-|\d+[.)])")  # a list item if the text starts a block
-_WWW = re.compile(r"(www)\.", re.IGNORECASE)  # GFM links "www.example.com" without any scheme
+# GFM turns "www.x", "https://x" and "a@b.c" into links even when escaped (Streamlit autolinks the rendered
+# text; tests/e2e/test_browser_hostile.py saw it), so an invisible WORD JOINER breaks each trigger instead.
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(?<=www)(?=\.)|(?<=:)(?=//)|(?=@)")
 # "_" emphasises only next to a non-alphanumeric character; inside names (explain_batch, tmp_path) it is text.
 _EMPHASIS_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # Line breaks would start new blocks (lists, headings, quotes) in the middle of a message.
@@ -39,13 +41,14 @@ def plain(text: object, max_chars: int = MAX_PLAIN_CHARS) -> str:
 
     Returns:
         The text on one line (control characters become spaces) with :data:`MARKDOWN_ACTIVE` characters,
-        "_" outside words, "www." and a leading list marker backslash-escaped.
+        "_" outside words and a leading list marker backslash-escaped, and a WORD JOINER (invisible) after
+        "www", between ":" and "//" and before "@".
     """
     value = str(text).translate(_CONTROL)
     if len(value) > max_chars:
         value = value[:max_chars] + "…"
+    value = _AUTOLINK_TRIGGERS.sub(WORD_JOINER, value)
     value = _EMPHASIS_UNDERSCORE.sub(r"\\_", value.translate(_MARKDOWN_ESCAPES))
-    value = _WWW.sub(r"\1\\.", value)
     return _BLOCK_START.sub(
         lambda m: m.group(1) + "".join("\\" + c if not c.isdigit() else c for c in m.group(2)), value
     )
