@@ -16,6 +16,8 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard import figures, resources
+from dashboard.safe_text import plain
+from model.case_files import CaseFileError, read_case
 from model.loading import Classifier
 from model.preprocess import crop_and_resize
 from model.scan import ScanError
@@ -45,15 +47,15 @@ def thumbnail(
         method: registry key of the explanation method (default: attention rollout).
         title: figure title (default: the case path).
     """
-    file = data_dir / case
-    if not file.is_file():
-        return f"`{case}` is not in the data folder `{data_dir}`: is it the folder this evaluation used?"
-    data = file.read_bytes()
+    try:
+        data = read_case(data_dir, case)
+    except CaseFileError as err:
+        return plain(err)
     sha = hashlib.sha256(data).hexdigest()
     try:
         scan = resources.load_scan_cached(sha, data)
     except ScanError as err:
-        return f"`{case}` cannot be read: {err}"
+        return f"{plain(case)} cannot be read: {plain(err)}"
     record = resources.explain_cached(
         classifier.source, classifier.fingerprint, sha, data, method, target, ()
     )

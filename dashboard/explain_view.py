@@ -16,7 +16,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard import figures, layout, resources, settings, widgets
+from dashboard.safe_text import plain
 from model.artifacts import CALIBRATION_FILE
+from model.case_files import CaseFileError, read_case
 from model.explain.registry import EXPLAINERS
 from model.explain_scan import MapRecord
 from model.inference import FirstLook
@@ -52,19 +54,22 @@ def _case_bytes() -> tuple[str, bytes] | None:
     split = widgets.show_split([ev.name for ev in evaluations])
     if split is None:
         st.info(
-            f"No saved evaluation in `{settings.eval_dir()}` to pick cases from. "
-            + " ".join(problems.values())
+            f"No saved evaluation in {plain(settings.eval_dir())} to pick cases from. "
+            + " ".join(plain(p) for p in problems.values())
         )
         return None
     records = next(ev for ev in evaluations if ev.name == split).records
     captions = {r.path: f"{r.path} — true: {r.label}, predicted: {r.predicted}" for r in records.itertuples()}
     path = widgets.show_case(list(records["path"]), captions)
-    file = data / path if path else None
-    if file is None or not file.is_file():
-        st.warning(f"`{file}` does not exist: is the data folder the one this evaluation was made on?")
+    if not path:
+        return None
+    try:  # confined to the data folder: a ?case= link cannot open any other file
+        data_bytes = read_case(data, path)
+    except CaseFileError as err:
+        st.warning(plain(err))
         return None
     st.query_params[QUERY_KEY] = st.session_state[QUERY_SEEN_KEY] = path
-    return path, file.read_bytes()
+    return path, data_bytes
 
 
 def phantom_bytes(tumour: bool = True) -> tuple[str, bytes]:
@@ -95,8 +100,17 @@ def decode(name: str, data: bytes) -> tuple[str, Scan]:
     try:
         return sha, resources.load_scan_cached(sha, data)
     except ScanError as err:
-        layout.stop_with(f"Cannot use `{name}`: {err}", "error")
+        layout.stop_with(f"Cannot use {plain(name)}: {plain(err)}", "error")
         raise  # unreachable: stop_with stops the run
+
+
+def scan_caption(name: str, scan: Scan) -> str:
+    """Markdown caption of the shown scan: its (escaped) name, decoded size, working size when reduced."""
+    width, height = scan.decoded_size
+    size = f"{width}×{height} px"
+    if scan.image.size != scan.decoded_size:
+        size += f" (shown and analysed at {scan.image.width}×{scan.image.height})"
+    return f"{plain(name)} · {size} · {scan.source_format}"
 
 
 def first_answer(classifier: Classifier, sha: str, data: bytes) -> FirstLook:
@@ -133,7 +147,7 @@ def first_answer(classifier: Classifier, sha: str, data: bytes) -> FirstLook:
         help="Spread of P(" + pos + ") over left-right flip and small shifts of the scan. A large spread "
         "flags a fragile answer; a small one does not prove it right.",
     )
-    st.caption(note)
+    st.caption(plain(note))
     return look
 
 
@@ -142,7 +156,7 @@ def quality_warning(classifier: Classifier, sha: str, data: bytes) -> tuple[str,
     try:
         report = resources.quality_cached(classifier.source, classifier.fingerprint, sha, data)
     except InputReferenceError as err:
-        st.caption(f"Input-quality check unavailable: {err}")
+        st.caption(f"Input-quality check unavailable: {plain(err)}")
         return ()
     if report.flags:
         st.warning(

@@ -29,7 +29,7 @@ def build_scan_figure(image: Image.Image, title: str = "") -> Figure:
     fig = Figure(figsize=MAP_SIZE_IN, layout="constrained")
     ax = fig.add_subplot()
     draw_overlay(ax, image, None)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, parse_math=False)
     return fig
 
 
@@ -45,7 +45,7 @@ def build_map_figure(
     fig = Figure(figsize=MAP_SIZE_IN, layout="constrained")
     ax = fig.add_subplot()
     draw_overlay(ax, image, overlay_map(record, geometry), cmap, opacity)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, parse_math=False)  # titles quote file names: "$" is not maths
     return fig
 
 

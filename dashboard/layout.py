@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import resources, settings
+from dashboard.safe_text import plain
 from model.labels import LabelMismatchError
 from model.loading import Classifier, ModelLoadError
 from model.report import DISCLAIMER
@@ -52,7 +53,7 @@ def _classifier_or_error(source: str) -> Classifier | str:
     try:
         return resources.load_classifier_cached(source)
     except (ModelLoadError, LabelMismatchError) as err:
-        return f"{err}\n\n{MODEL_FIX}"
+        return f"{plain(err)}\n\n{MODEL_FIX}"
 
 
 def render_sidebar() -> None:
@@ -77,11 +78,14 @@ def render_sidebar() -> None:
         "Folder holding yes/ and no/ (paths in the evaluations are relative to it). Optional: without it, "
         "case images are not shown, and you can still upload scans.",
     )
+    for problem in settings.field_problems().values():  # our own sentences: they never quote the field
+        st.sidebar.error(problem, icon=":material/error:")
     loaded = _classifier_or_error(settings.model_source())
     if isinstance(loaded, str):
         st.sidebar.error(loaded, icon=":material/error:")
     else:
-        st.sidebar.caption(f"Fingerprint `{loaded.fingerprint}` · labels: {', '.join(loaded.labels)}")
+        labels = ", ".join(loaded.labels)  # plain names: model.loading refuses any others
+        st.sidebar.caption(f"Fingerprint `{loaded.fingerprint}` · labels: {labels}")
     st.sidebar.caption(DISCLAIMER)
 
 

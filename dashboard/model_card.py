@@ -15,7 +15,7 @@ import pandas as pd
 
 from model import card
 from model.data import SPLIT_FRACTIONS, SPLITS
-from model.loading import RUN_CONFIG_FILE, Classifier
+from model.loading import RUN_CONFIG_FILE, Classifier, path_text_problem
 
 DATA_SECTION, SPLIT_SECTION = "Training data and its caveats", "Split"
 USE_SECTION, LIMITS_SECTION = "Intended use", "Limitations"
@@ -35,10 +35,25 @@ def card_sections(text: str) -> dict[str, str]:
     return {heading: "\n".join(body).strip() for heading, body in sections.items()}
 
 
+def _model_file(source: str, name: str) -> Path | None:
+    """``source/name`` when it is a readable file; None for a hub id, a missing file or an impossible name
+    (the file system is not asked about text that cannot be a path)."""
+    if path_text_problem(source):
+        return None
+    path = Path(source) / name
+    try:
+        return path if path.is_file() else None
+    except OSError:  # a folder that may not be listed
+        return None
+
+
 def read_card(source: str) -> dict[str, str]:
     """Sections of the card in model folder ``source``; empty when there is no card (e.g. a hub id)."""
-    path = Path(source) / card.CARD_FILE
-    return card_sections(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    path = _model_file(source, card.CARD_FILE)
+    try:
+        return card_sections(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, UnicodeDecodeError):
+        return {}
 
 
 def generic_sections() -> dict[str, str]:
@@ -60,10 +75,10 @@ def generic_sections() -> dict[str, str]:
 
 def read_run_config(source: str) -> dict:
     """``training_config.json`` of a model folder, or {} (hub models and hand-made folders have none)."""
-    path = Path(source) / RUN_CONFIG_FILE
+    path = _model_file(source, RUN_CONFIG_FILE)
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
+        return json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
 
 

@@ -31,9 +31,14 @@ def load_classifier_cached(source: str) -> Classifier:
     return load_classifier(source)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+# 16 working-size scans of at most 12.6 MB (WORKING_MAX_PIXELS RGB) each: at most ~200 MB for all sessions.
+@st.cache_data(show_spinner=False, max_entries=16)
 def load_scan_cached(sha256: str, _scan_bytes: bytes) -> Scan:
-    """Decode scan bytes (PNG/JPEG/DICOM) in memory; raises ``ScanError`` for unusable input."""
+    """Decode scan bytes (PNG/JPEG/DICOM) in memory, once per scan; raises ``ScanError`` for unusable input.
+
+    Every other cache below takes the image from here, so a scan is decoded once, and what is cached (and
+    copied on each hit) is the working-size image (at most ``model.scan.WORKING_MAX_PIXELS``).
+    """
     return load_scan(_scan_bytes)
 
 
@@ -52,7 +57,9 @@ def input_reference_cached(source: str, fingerprint: str) -> InputReference | No
 @st.cache_data(show_spinner=False, max_entries=64)
 def quality_cached(source: str, fingerprint: str, sha256: str, _scan_bytes: bytes) -> QualityReport:
     """Input-quality check of a scan against the model's training reference."""
-    return check_input_quality(load_scan(_scan_bytes).image, input_reference_cached(source, fingerprint))
+    return check_input_quality(
+        load_scan_cached(sha256, _scan_bytes).image, input_reference_cached(source, fingerprint)
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -62,7 +69,7 @@ def first_look_cached(
     """Prediction (raw + calibrated + TTA) and attention rollout from one eager forward pass."""
     classifier = load_classifier_cached(source)
     with LOCK:
-        return inference.first_look(classifier, load_scan(_scan_bytes).image, temperature)
+        return inference.first_look(classifier, load_scan_cached(sha256, _scan_bytes).image, temperature)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -73,7 +80,7 @@ def explain_cached(
     classifier = load_classifier_cached(source)
     with LOCK:
         return explain_scan.explain_image(
-            classifier, load_scan(_scan_bytes).image, method, target, dict(params)
+            classifier, load_scan_cached(sha256, _scan_bytes).image, method, target, dict(params)
         )
 
 
@@ -85,7 +92,9 @@ def faithfulness_cached(
     classifier = load_classifier_cached(source)
     record = explain_cached(source, fingerprint, sha256, _scan_bytes, method, target, params)
     with LOCK:
-        return explain_scan.score_faithfulness(classifier, load_scan(_scan_bytes).image, record)
+        return explain_scan.score_faithfulness(
+            classifier, load_scan_cached(sha256, _scan_bytes).image, record
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -95,7 +104,7 @@ def layer_maps_cached(
     """Per-layer, per-head CLS attention and cumulative rollout for the Learn page."""
     classifier = load_classifier_cached(source)
     with LOCK:
-        return explain_scan.layer_maps(classifier, load_scan(_scan_bytes).image)
+        return explain_scan.layer_maps(classifier, load_scan_cached(sha256, _scan_bytes).image)
 
 
 def file_mtime(path: str | Path) -> float:
@@ -208,7 +217,9 @@ def randomised_map_cached(
     """One map of the fully randomised model (default parameters), for the sanity-check comparison."""
     random_classifier = randomised_classifier_cached(source, fingerprint, seed)
     with LOCK:
-        return explain_scan.explain_image(random_classifier, load_scan(_scan_bytes).image, method, target, {})
+        return explain_scan.explain_image(
+            random_classifier, load_scan_cached(sha256, _scan_bytes).image, method, target, {}
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from model.loading import path_text_problem
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_MODEL = "MRI_EXPLAIN_MODEL"
 ENV_EVAL = "MRI_EXPLAIN_EVAL"
@@ -33,20 +35,50 @@ BASELINE_DIR = REPO_ROOT / "artifacts" / "baselines" / "vit-scratch-64"  # today
 BASELINE_MODEL, BASELINE_EVAL = "model", "eval"  # its save_pretrained folder and its evaluation folder
 
 
-def _override(key: str) -> str | None:
-    """The sidebar's value for ``key`` when one was typed, else None."""
+FIELD_NAMES = {KEY_MODEL: "Model", KEY_EVAL: "Evaluation folder", KEY_DATA: "Data folder"}
+
+
+def _typed(key: str) -> str | None:
+    """The sidebar's text for ``key`` when one was typed, else None."""
     value = st.session_state.get(key)
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _override(key: str) -> str | None:
+    """The typed folder for ``key`` when it can name a folder, else None (the default applies)."""
+    value = _typed(key)
+    return value if value is not None and path_text_problem(value) is None else None
+
+
+def field_problems() -> dict[str, str]:
+    """Field label -> one sentence, for every sidebar field whose text cannot name a folder or hub id.
+
+    The Evaluation and Data folder fields then fall back to their defaults; the Model field is refused by
+    ``model.loading`` with its own sentence (another model is never shown in its place).
+    """
+    problems = {}
+    for key, label in FIELD_NAMES.items():
+        value = _typed(key)
+        if value is not None and (problem := path_text_problem(value)):
+            fallback = "" if key == KEY_MODEL else " Until it is fixed, the default is used."
+            problems[label] = f"The {label} field {problem}; correct it.{fallback}"
+    return problems
+
+
 def _expand(value: str) -> str:
     """Expand ``~``; a relative path that exists under the repo root is taken from there; else unchanged
-    (so a hub id such as ``owner/name`` passes through)."""
+    (so a hub id such as ``owner/name`` passes through). Text that cannot name a file is returned as it is,
+    without asking the file system."""
+    if path_text_problem(value):
+        return value
     if value.startswith("~"):
         return str(Path(value).expanduser())
     path = Path(value)
-    if not path.is_absolute() and (REPO_ROOT / path).exists():
-        return str(REPO_ROOT / path)
+    try:
+        if not path.is_absolute() and (REPO_ROOT / path).exists():
+            return str(REPO_ROOT / path)
+    except OSError:  # e.g. a parent folder that may not be read: not under the repo root then
+        return value
     return value
 
 
@@ -86,7 +118,7 @@ def resolve(value: str) -> str:
 
 def model_source() -> str:
     """The model to show: a ``save_pretrained`` folder (absolute path) or a Hugging Face hub id."""
-    return _expand(_override(KEY_MODEL) or default_model_source())
+    return _expand(_typed(KEY_MODEL) or default_model_source())
 
 
 def eval_dir() -> Path:

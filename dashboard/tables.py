@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dashboard.safe_text import plain
 from model.artifacts import Evaluation
 from model.metrics import predict_indices, record_arrays
 
@@ -89,8 +90,8 @@ def describe(ev: Evaluation) -> str:
     r = ev.results
     kind = "external data set" if r["kind"] == "external" else "split"
     return (
-        f"{ev.name} ({kind}): {r['n']} scans in {r.get('n_groups', r['n'])} duplicate groups; "
-        f"model {r['checkpoint']}; threshold {r['threshold']:.2f}"
+        f"{plain(ev.name)} ({kind}): {r['n']} scans in {r.get('n_groups', r['n'])} duplicate groups; "
+        f"model {plain(r['checkpoint'])}; threshold {r['threshold']:.2f}"
     )
 
 
@@ -249,9 +250,9 @@ def audit_cases(
 def missing_evaluations_help(eval_dir: str | Path) -> str:
     """What to do when an evaluation folder holds no saved evaluation."""
     return (
-        f"No saved evaluation was found in `{eval_dir}`. Create them with `python -m model.evaluate "
+        f"No saved evaluation was found in {plain(eval_dir)}. Create them with python -m model.evaluate "
         "--model MODEL_DIR --data DATA_DIR --manifest artifacts/split_manifest.csv "
-        f"--out {eval_dir}`, or point the sidebar's *Evaluation folder* field (or `MRI_EXPLAIN_EVAL`) "
+        f"--out {plain(eval_dir)}, or point the sidebar's *Evaluation folder* field (or `MRI_EXPLAIN_EVAL`) "
         "at a folder that has them."
     )
 
@@ -268,6 +269,6 @@ def audit_summary(cases: pd.DataFrame, ev: Evaluation, threshold: float) -> str:
         for kind, n in audit_counts(cases).items()
     )
     return (
-        f"{len(cases)} of {ev.results['n']} scans in '{ev.name}' are listed at threshold "
+        f"{len(cases)} of {ev.results['n']} scans in {plain(ev.name)} are listed at threshold "
         f"{threshold:.2f}: {counts}."
     )

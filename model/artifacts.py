@@ -56,15 +56,22 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from model.calibration import TemperatureFit, softmax_with_temperature
+from model.artifact_schema import (
+    VIEW_KEYS,
+    ArtifactError,
+    check_recomputed,
+    check_records,
+    check_results,
+    is_int,
+    is_real,
+)
+from model.calibration import TemperatureFit, check_temperature, softmax_with_temperature
 from model.data import SPLITS
 from model.labels import POSITIVE_LABEL
 from model.metrics import (
     BOOTSTRAP_SEED,
-    CAL_PREFIX,
     LOGIT_PREFIX,
     N_BOOTSTRAP,
-    PROB_PREFIX,
     compute_metrics,
     predict_indices,
     probability_columns,
@@ -74,7 +81,6 @@ SCHEMA_VERSION = 1
 RESULTS_SUFFIX, PREDICTIONS_SUFFIX, PREV_SUFFIX = "_results.json", "_predictions.csv", ".prev"
 CALIBRATION_FILE = "calibration.json"
 RECORD_KEYS = ("path", "sha256", "group", "label")
-VIEW_KEYS = ("metrics", "ci95", "undefined", "confusion", "reliability")
 REQUIRED_KEYS = (
     "schema_version",
     "name",
@@ -88,12 +94,6 @@ REQUIRED_KEYS = (
     *VIEW_KEYS,
     "calibrated",
 )
-# Probabilities are stored as float64 from a float64 softmax; rows sum to 1 within rounding (~1e-15).
-PROB_SUM_TOL = 1e-6
-
-
-class ArtifactError(RuntimeError):
-    """A saved evaluation is missing, corrupt or belongs to another model; the message names the fix."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,6 +259,37 @@ def _write_temp(final: Path, data: bytes) -> Path:
     return tmp
 
 
+def remove_stale_temps(directory: str | Path) -> list[Path]:
+    """Delete the hidden ``.<file>.<pid>.tmp`` files of writes that were killed; keep those of live writers.
+
+    Readers never look at these files (names starting with "." are skipped), so a stale one is harmless
+    until this runs at the start of the next write into the folder.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for tmp in Path(directory).glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 probes without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or not a valid pid at all
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -271,6 +302,7 @@ def atomic_write(path: str | Path, data: bytes) -> Path:
     """Replace ``path`` with ``data`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)
     os.replace(_write_temp(path, data), path)
     _fsync_dir(path.parent)
     return path
@@ -328,8 +360,7 @@ def write_evaluation(eval_dir: str | Path, name: str, results: dict, records: pd
     csv_data = _csv_bytes(records)
     results = {**results, "predictions_file": csv.name, "predictions_sha256": _sha256(csv_data)}
     _validate(name, json.loads(_json_bytes(results)), records, eval_dir)
-    for stale in [*eval_dir.glob(f".{csv.name}.*.tmp"), *eval_dir.glob(f".{json_path.name}.*.tmp")]:
-        stale.unlink()  # left by a killed run
+    remove_stale_temps(eval_dir)  # left by a killed run (a concurrent live writer's files are kept)
     tmp_csv, tmp_json = _write_temp(csv, csv_data), _write_temp(json_path, _json_bytes(results))
     paired = _paired_csv(json_path, csv, prev)
     if paired == csv:
@@ -341,16 +372,22 @@ def write_evaluation(eval_dir: str | Path, name: str, results: dict, records: pd
     return json_path
 
 
+def _no_constants(token: str) -> float:
+    raise ValueError(f"{token} is not a JSON number (this format writes null for undefined values)")
+
+
 def _read_json(path: Path, what: str, fix: str) -> dict:
     if not path.is_file():
         raise ArtifactError(f"No {what} at {path}: {fix}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
         raise ArtifactError(f"{path} is not valid JSON ({err}): {fix}") from err
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        found = data.get("schema_version") if isinstance(data, dict) else None
-        raise ArtifactError(f"{path} has schema version {found}, this code reads {SCHEMA_VERSION}: {fix}")
+    found = data.get("schema_version") if isinstance(data, dict) else None
+    if not (is_int(found) and found == SCHEMA_VERSION):  # true == 1 in Python: is_int refuses booleans
+        raise ArtifactError(
+            f"{path} has schema version {found!r:.20}, this code reads {SCHEMA_VERSION}: {fix}"
+        )
     return data
 
 
@@ -359,44 +396,35 @@ def _check_identity(
 ) -> None:
     if expected_fingerprint is not None and data.get("checkpoint") != expected_fingerprint:
         raise ArtifactError(
-            f"{what} belongs to model {data.get('checkpoint')}, not to the loaded model "
+            f"{what} belongs to model {str(data.get('checkpoint'))[:40]}, not to the loaded model "
             f"{expected_fingerprint}: {fix}"
         )
-    if expected_labels is not None and list(data.get("labels", [])) != list(expected_labels):
-        found = data.get("labels")
+    if expected_labels is not None and data.get("labels") != list(expected_labels):
+        found = str(data.get("labels"))[:80]
         raise ArtifactError(f"{what} has labels {found}, expected {list(expected_labels)}: {fix}")
 
 
 def _validate(name: str, results: dict, records: pd.DataFrame, eval_dir: Path) -> None:
-    """Keys, shapes and record consistency of one evaluation; raises ArtifactError naming the fix."""
+    """The whole schema of one evaluation (``model.artifact_schema``); raises ArtifactError naming the fix."""
     fix = fix_command(name, eval_dir)
     if missing := [k for k in REQUIRED_KEYS if k not in results]:
         raise ArtifactError(f"evaluation '{name}' lacks keys {missing}: {fix}")
+    check_results(name, results, fix)
     labels, n = results["labels"], results["n"]
-    k = len(labels)
-    if np.asarray(results["confusion"]).shape != (k, k) or len(records) != n:
+    if len(records) != n:
         raise ArtifactError(
-            f"evaluation '{name}' has inconsistent shapes (confusion for {k} labels, "
-            f"{len(records)} records for n={n}): {fix}"
+            f"evaluation '{name}' has inconsistent shapes ({len(records)} records for n={n}): {fix}"
         )
-    calibrated = results["calibrated"] is not None
     logit_columns = [f"{LOGIT_PREFIX}{x}" for x in labels]
     columns = [*RECORD_KEYS, "predicted", *probability_columns(labels), *logit_columns]
-    columns += probability_columns(labels, calibrated=True) if calibrated else []
+    columns += probability_columns(labels, calibrated=True) if results["calibrated"] is not None else []
     if missing := [c for c in columns if c not in records.columns]:
         raise ArtifactError(f"predictions of '{name}' lack columns {missing}: {fix}")
-    for prefix in (PROB_PREFIX, CAL_PREFIX) if calibrated else (PROB_PREFIX,):
-        probs = records[[f"{prefix}{x}" for x in labels]].to_numpy(np.float64)
-        if not (np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1.0, atol=PROB_SUM_TOL)):
-            raise ArtifactError(f"{prefix} columns of '{name}' are not probabilities summing to 1: {fix}")
+    check_records(name, results, records, fix)
     try:
-        check = compute_metrics(
-            records, labels, results["positive_label"], results["threshold"], n_resamples=0
-        )
+        check_recomputed(name, results, records, fix)
     except ValueError as err:
         raise ArtifactError(f"predictions of '{name}' are unusable ({err}): {fix}") from err
-    if check["confusion"] != [list(map(int, row)) for row in results["confusion"]]:
-        raise ArtifactError(f"results of '{name}' do not match its predictions (edited?): {fix}")
 
 
 def read_evaluation(
@@ -483,7 +511,8 @@ def read_calibration(eval_dir: str | Path, expected_fingerprint: str | None = No
     """Read ``calibration.json``.
 
     Raises:
-        ArtifactError: missing, corrupt, wrong schema version, another model's, or a non-positive temperature.
+        ArtifactError: missing, corrupt, wrong schema version, another model's, a temperature outside the
+            fitted range [MIN_TEMPERATURE, MAX_TEMPERATURE] of ``model.calibration``, or mistyped fields.
     """
     path = Path(eval_dir) / CALIBRATION_FILE
     fix = fix_command("validation", eval_dir)
@@ -493,9 +522,15 @@ def read_calibration(eval_dir: str | Path, expected_fingerprint: str | None = No
         fit = TemperatureFit(**{k: data[k] for k in TemperatureFit.__dataclass_fields__})
     except (KeyError, TypeError) as err:
         raise ArtifactError(f"{path} lacks field {err}: {fix}") from err
-    t = fit.temperature
-    if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
-        raise ArtifactError(f"{path} holds temperature {fit.temperature!r}, not a positive number: {fix}")
+    try:
+        check_temperature(fit.temperature)
+    except ValueError as err:
+        raise ArtifactError(f"{path} holds a {err}: {fix}") from err
+    ok = isinstance(fit.fitted_on, str) and is_int(fit.n) and fit.n >= 1 and isinstance(fit.at_bound, bool)
+    if not (ok and all(is_real(v) and v >= 0 for v in (fit.nll_before, fit.nll_after))):
+        raise ArtifactError(
+            f"{path} has fields of the wrong type (n, nll_before, nll_after, at_bound): {fix}"
+        )
     return fit
 
 

@@ -24,6 +24,8 @@ LOG_T_TOL = 1e-6
 # NLL differences below this (nats per case) are float rounding: a bound that does as well means T is not
 # determined by the data.
 NLL_TOL = 1e-9
+# exp(log(bound)) may land a last bit outside the search range; a fitted T is within this relative slack.
+BOUND_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,29 @@ class TemperatureFit:
     def to_dict(self) -> dict:
         """JSON-ready dict of the fields."""
         return asdict(self)
+
+
+def check_temperature(value: object) -> float:
+    """A temperature read from a file, as float, when :func:`fit_temperature` could have produced it.
+
+    Args:
+        value: the stored value (JSON number).
+
+    Returns:
+        ``float(value)``, a real number in [MIN_TEMPERATURE, MAX_TEMPERATURE].
+
+    Raises:
+        ValueError: not a real number (booleans are not), not finite, or outside the fitted range.
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    low, high = MIN_TEMPERATURE * (1 - BOUND_REL_TOL), MAX_TEMPERATURE * (1 + BOUND_REL_TOL)
+    if not (ok and low <= value <= high):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise ValueError(
+            f"temperature {shown}, not a number in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] (the range "
+            "temperature scaling is fitted in)"
+        )
+    return float(value)
 
 
 def softmax_with_temperature(logits: NDArray[np.floating], temperature: float = 1.0) -> NDArray[np.float64]:

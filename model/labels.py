@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 # Folder name (one sub-folder per class) -> human label. Order here is the model's class-index order.
@@ -10,8 +11,18 @@ LABELS: tuple[str, ...] = tuple(DEFAULT_CLASS_MAP.values())
 POSITIVE_LABEL = "tumor"
 
 
+# What a class name may contain: it is shown on every page and written into reports and CSV headers, so no
+# markdown, link or formula syntax ("no tumor", "glioma_tumor", "Pituitary (benign)" all fit).
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _()-]{0,63}")
+
+
 class LabelMismatchError(ValueError):
     """A model's or artifact's labels differ from the ones expected."""
+
+
+def is_plain_label(label: object) -> bool:
+    """Whether ``label`` is a class name of letters, digits, spaces, "_", "-" and parentheses (<= 64)."""
+    return isinstance(label, str) and LABEL_PATTERN.fullmatch(label) is not None
 
 
 def id2label(labels: tuple[str, ...] | list[str] = LABELS) -> dict[int, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,19 @@ from pathlib import Path
 import torch
 from transformers import ViTConfig, ViTForImageClassification
 
-from model.labels import LABELS, check_labels, id2label, label2id
+from model.labels import LABELS, LabelMismatchError, check_labels, id2label, is_plain_label, label2id
 from model.preprocess import PREPROCESSOR_FILE, PreprocessConfig
 
 RUN_CONFIG_FILE = "training_config.json"
 HUB_HOST = ("huggingface.co", 443)
 HUB_PROBE_TIMEOUT_S = 3.0
+# A model source longer than this is a paste accident, not a folder or hub id (PATH_MAX is 4096, NAME_MAX 255:
+# checked here so the file system is never asked about such a name).
+MAX_SOURCE_CHARS = 1024
+MAX_NAME_BYTES = 255
+# Hugging Face repo ids: owner/name, each at most 96 characters of letters, digits, ".", "_" and "-".
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+SOURCE_HELP = "type a save_pretrained folder such as 'artifacts/model' or a hub id such as 'owner/name'"
 
 # Standard ViT sizes (Dosovitskiy et al. 2021; DeiT-Ti for "tiny").
 ARCHITECTURES: dict[str, dict[str, int]] = {
@@ -96,6 +104,53 @@ def _hub_reachable() -> bool:
         return False
 
 
+def path_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot name a file or folder (said without quoting it), or None when it can.
+
+    Checked before the file system is asked anything: too long (over MAX_SOURCE_CHARS), control characters
+    (NUL included), or one name over MAX_NAME_BYTES.
+    """
+    if len(text) > MAX_SOURCE_CHARS:
+        return f"is {len(text)} characters long, more than the {MAX_SOURCE_CHARS} a path or hub id may have"
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "contains control characters (such as a line break or NUL), which no folder path or hub id has"
+    if any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in Path(text).parts):
+        return f"has a folder name over {MAX_NAME_BYTES} bytes, more than a file system allows"
+    return None
+
+
+def source_kind(source: str | Path) -> str:
+    """Whether a model source is a local folder ("folder") or a hub id ("hub"), checked before any other use.
+
+    Length and characters are checked before the file system is asked anything, so a pasted 5000-character
+    value or one with a NUL byte gets this sentence instead of ``OSError: File name too long``.
+
+    Args:
+        source: what the user typed or passed (a folder path or ``owner/name``).
+
+    Returns:
+        "folder" for an existing directory, "hub" for a well-formed hub id.
+
+    Raises:
+        ModelLoadError: neither; the message says which and what to type instead.
+    """
+    text = str(source)
+    if not text.strip():
+        raise ModelLoadError(f"The model source is empty; {SOURCE_HELP}.")
+    if problem := path_text_problem(text):
+        raise ModelLoadError(f"The model source {problem}; {SOURCE_HELP}.")
+    try:
+        if Path(text).is_dir():
+            return "folder"
+    except OSError as err:  # e.g. permission denied on a parent folder
+        raise ModelLoadError(
+            f"Model folder '{text}' cannot be read ({err.strerror}); {SOURCE_HELP}."
+        ) from err
+    if HUB_ID.fullmatch(text) and Path(text).suffix == "":
+        return "hub"
+    raise ModelLoadError(f"Model folder '{text}' does not exist. Pass a save_pretrained folder or a hub id.")
+
+
 def _from_pretrained(source: str, local_files_only: bool, **head: object) -> ViTForImageClassification:
     model = ViTForImageClassification.from_pretrained(
         source, attn_implementation="eager", local_files_only=local_files_only, dtype=torch.float32, **head
@@ -133,12 +188,7 @@ def load_classifier(source: str | Path, expected_labels: tuple[str, ...] | None 
     """
     source = str(source)
     path = Path(source)
-    local = path.is_dir()
-    looks_like_path = source.startswith((".", "/", "~")) or source.count("/") != 1 or path.suffix != ""
-    if not local and looks_like_path:
-        raise ModelLoadError(
-            f"Model folder '{source}' does not exist. Pass a save_pretrained folder or a hub id."
-        )
+    local = source_kind(source) == "folder"
     if local and not (path / "config.json").exists():
         raise ModelLoadError(f"'{source}' has no config.json: it is not a save_pretrained model folder.")
     try:
@@ -151,6 +201,11 @@ def load_classifier(source: str | Path, expected_labels: tuple[str, ...] | None 
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise ModelLoadError(f"Could not load a ViT classifier from '{source}': {err}") from err
     labels = _labels_of(model.config)
+    if not all(is_plain_label(label) for label in labels):
+        raise LabelMismatchError(
+            f"model '{source}' has class names in config.json id2label that are not plain names (letters, "
+            "digits, spaces, _ - ( ) only, at most 64 characters); rename them in id2label."
+        )
     if expected_labels is not None:
         check_labels(labels, expected_labels, f"model '{source}'")
     return Classifier(model, _read_preprocess(source, local), labels, weights_fingerprint(model), source)
@@ -192,11 +247,9 @@ def load_for_finetuning(
             cached.
     """
     source = str(base)
-    local = Path(source).is_dir()
+    local = source_kind(source) == "folder"
     if local and not (Path(source) / "config.json").exists():
         raise ModelLoadError(f"'{source}' has no config.json: it is not a save_pretrained model folder.")
-    if not local and (source.startswith((".", "/", "~")) or source.count("/") != 1):
-        raise ModelLoadError(f"Base model '{source}' is neither a folder nor a hub id (owner/name).")
     head = dict(
         num_labels=len(labels),
         id2label=id2label(labels),

@@ -140,7 +140,8 @@ def build_case_figure(report: CaseReport, cmap: str = "inferno", opacity: float 
     draw_overlay(ax_scan, report.image, None)
     ax_scan.set_title("Scan")
     ax_text.set_axis_off()
-    ax_text.text(0.0, 1.0, _text_block(report), va="top", ha="left", fontsize=8.5, wrap=True)
+    text = _text_block(report)  # quotes the model source: "$" there is text, not mathtext
+    ax_text.text(0.0, 1.0, text, va="top", ha="left", fontsize=8.5, wrap=True, parse_math=False)
     axes = np.atleast_1d(bottom.subplots(1, n))
     mappable = None
     for ax, (title, record) in zip(axes, report.maps.items(), strict=False):

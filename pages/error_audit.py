@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import audit_view, layout, resources, settings, tables, widgets_eval
+from dashboard.safe_text import csv_text, plain
 
 layout.page_header(
     "Error audit",
@@ -14,7 +15,7 @@ layout.page_header(
 eval_dir = settings.eval_dir()
 evaluations, problems = resources.load_evaluations(eval_dir)
 for name, fix in problems.items():
-    st.warning(f"Evaluation '{name}' could not be read. {fix}")
+    st.warning(f"Evaluation {plain(name)} could not be read. {plain(fix)}")
 if not evaluations:
     layout.stop_with(tables.missing_evaluations_help(eval_dir))
 
@@ -36,7 +37,7 @@ positive = tables.positive_label(ev)
 st.markdown(tables.audit_summary(cases, ev, threshold))
 st.download_button(
     "Download the list (CSV)",
-    cases.to_csv(index=False),
+    csv_text(cases),  # cells starting with = + - @ are neutralised for spreadsheets
     file_name=f"{name}_error_audit.csv",
     mime="text/csv",
     icon=":material/download:",
@@ -59,8 +60,8 @@ if data_dir is None:
 classifier = layout.require_classifier()
 if classifier.fingerprint != ev.checkpoint:
     st.warning(
-        f"The maps come from the selected model `{classifier.fingerprint}`, but this evaluation was "
-        f"made with `{ev.checkpoint}`: the two may disagree."
+        f"The maps come from the selected model {plain(classifier.fingerprint)}, but this evaluation was "
+        f"made with {plain(ev.checkpoint)}: the two may disagree."
     )
 st.caption(
     "Overlays: attention rollout of the selected model (where the class token gathers information, "

@@ -26,7 +26,7 @@ sha, scan = explain_view.decode(name, data)
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    st.image(scan.image, caption=f"{name} · {scan.image.width}×{scan.image.height} px · {scan.source_format}")
+    st.image(scan.image, caption=explain_view.scan_caption(name, scan))
 with right:
     look = explain_view.first_answer(classifier, sha, data)
     flags = explain_view.quality_warning(classifier, sha, data)

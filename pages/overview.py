@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import layout, model_card, resources, settings, tables
+from dashboard.safe_text import plain
 from model.artifacts import ArtifactError
 from model.labels import LabelMismatchError
 from model.loading import ModelLoadError
@@ -21,13 +22,13 @@ try:
     classifier = resources.load_classifier_cached(source)
 except (ModelLoadError, LabelMismatchError) as err:
     classifier = None
-    st.error(f"{err}\n\n{layout.MODEL_FIX}")
+    st.error(f"{plain(err)}\n\n{layout.MODEL_FIX}")
 
 st.subheader("Headline test metrics")
 try:
     test = resources.load_evaluation(eval_dir, "test")
 except ArtifactError as err:
-    st.info(f"No usable test evaluation, so no headline metrics. {err}")
+    st.info(f"No usable test evaluation, so no headline metrics. {plain(err)}")
 else:
     for column, (name, value, interval) in zip(st.columns(4), tables.headline(test), strict=True):
         column.metric(name, value, delta=interval, delta_color="off", delta_arrow="off", border=True)
@@ -37,14 +38,14 @@ else:
     )
     if classifier is not None and test.checkpoint != classifier.fingerprint:
         st.warning(
-            f"These metrics belong to model `{test.checkpoint}`, but the selected model is "
+            f"These metrics belong to model {plain(test.checkpoint)}, but the selected model is "
             f"`{classifier.fingerprint}`. Point the evaluation folder at this model's evaluations."
         )
 
 card = model_card.read_card(source)
 if not card:
     st.info(
-        f"No model card (README.md) in `{source}`: showing the data set's generic notes. Write the card "
+        f"No model card (README.md) in {plain(source)}: showing the data set's generic notes. Write the card "
         f"with `{model_card.CARD_COMMAND}`."
     )
     card = model_card.generic_sections()

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import figures_eval, resources, settings, tables, widgets_eval
 from dashboard.layout import page_header, stop_with
+from dashboard.safe_text import plain
 
 page_header(
     "Performance",
@@ -15,7 +16,7 @@ page_header(
 eval_dir = settings.eval_dir()
 evaluations, problems = resources.load_evaluations(eval_dir)
 for name, fix in problems.items():
-    st.warning(f"Evaluation '{name}' could not be read. {fix}")
+    st.warning(f"Evaluation {plain(name)} could not be read. {plain(fix)}")
 if not evaluations:
     stop_with(tables.missing_evaluations_help(eval_dir))
 

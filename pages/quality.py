@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import figures_eval, layout, quality_view, resources, settings, widgets_eval
+from dashboard.safe_text import plain
 from model.explain.summary import ExplanationArtifactError
 
 layout.page_header(
@@ -16,7 +17,7 @@ folder = settings.eval_dir() / quality_view.EXPLANATIONS_SUBDIR
 try:
     summary = resources.load_explanation_summary(folder)
 except ExplanationArtifactError as err:
-    layout.stop_with(f"No explanation-quality summary to show yet. {err}")
+    layout.stop_with(f"No explanation-quality summary to show yet. {plain(err)}")
 st.caption(quality_view.describe(summary))
 
 st.subheader("Summary per method")
@@ -66,7 +67,7 @@ if data_dir is None:
 classifier = layout.require_classifier()
 if classifier.fingerprint != summary.checkpoint:
     st.warning(
-        f"The saved maps belong to model `{summary.checkpoint}`, the selected model is "
+        f"The saved maps belong to model {plain(summary.checkpoint)}, the selected model is "
         f"`{classifier.fingerprint}`: re-run the batch job for this model to compare like with like."
     )
 case_path = widgets_eval.show_sanity_case(list(cases["path"]))

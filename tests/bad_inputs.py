@@ -3,7 +3,12 @@
 Used by tests/unit/test_scan.py and by the app/e2e tests: ``bad_input_corpus()`` lists every case with the
 file name a user would upload, its bytes, whether ``model.scan.load_scan`` must accept it, and a substring of
 the ``ScanError`` message expected when it must not. The encoders (``encode``, ``make_dicom``,
-``png_declaring``) are shared with the pixel-level tests.
+``png_declaring``, ``png_with_chunk``, ``with_raw_value``) are shared with the pixel-level tests.
+
+Besides broken files the corpus holds hostile ones (issue 14): other containers disguised as scans (EPS,
+XBM, PPM), decompression bombs hidden in metadata (PNG zTXt/iTXt) or in a deflated DICOM, DICOM display
+attributes that are not numbers or lookup tables shorter than declared, and scan-format variants that are
+not supported (12-bit JPEG, 12 bits allocated, an unknown photometric interpretation).
 """
 
 from __future__ import annotations
@@ -66,6 +71,21 @@ def png_declaring(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def png_with_chunk(png: bytes, kind: bytes, payload: bytes, after_idat: bool = False) -> bytes:
+    """``png`` with one extra chunk (CRC included) after IHDR, or just before IEND when ``after_idat``."""
+    chunk = struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    at = len(png) - 12 if after_idat else 33  # IEND is the last 12 bytes; 8 signature + 25 IHDR bytes
+    return png[:at] + chunk + png[at:]
+
+
+def with_raw_value(data: bytes, marker: bytes, value: bytes) -> bytes:
+    """Replace a unique ``marker`` in an encoded file by ``value`` of the same length (a value pydicom would
+    refuse to write, e.g. the text "abc" in a decimal-string tag)."""
+    if data.count(marker) != 1 or len(marker) != len(value):
+        raise ValueError("the marker must occur once and the replacement keep its length")
+    return data.replace(marker, value)
 
 
 def make_dicom(
@@ -216,9 +236,121 @@ def _dicom_cases() -> list[BadInput]:
     ]
 
 
+# A decimal string no real header holds, replaced after encoding (DS values are padded to an even length).
+DS_MARKER = b"98765.4 "
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n" + b"0 0 moveto 64 64 lineto stroke\n" * 8
+XBM = (
+    b"#define scan_width 32\n#define scan_height 32\nstatic char scan_bits[] = {\n" + b"0x00," * 128 + b"};\n"
+)
+TEXT_BOMB_BYTES = 20_000_000  # inflated size of the zTXt/iTXt bombs: 20x Pillow's 1 MB text-chunk limit
+DEFLATE_BOMB_BYTES = 100_000_000  # inflated size of the deflated-DICOM bomb: over the 80 MB bound at 40 MP
+
+
+def lut_item(n_entries: int, values: list[int], **extra: object) -> object:
+    """A LUT sequence item whose descriptor declares ``n_entries`` 16-bit entries but holds ``values``."""
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.LUTDescriptor = [n_entries, 0, 16]
+    item.LUTData = struct.pack(f"<{len(values)}H", *values)
+    for keyword, value in extra.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def deflate_bomb(pixels: NDArray, n_bytes: int = DEFLATE_BOMB_BYTES) -> bytes:
+    """A small deflated DICOM whose dataset inflates to over ``n_bytes`` (zeros in a private OB element)."""
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    data = make_dicom(pixels, syntax=DeflatedExplicitVRLittleEndian)
+    from pydicom import dcmread
+
+    ds = dcmread(io.BytesIO(data))
+    ds.add_new(0x00091010, "OB", bytes(n_bytes))
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def twelve_bit_jpeg(jpeg: bytes) -> bytes:
+    """A baseline JPEG re-labelled as extended-sequential 12-bit (SOF1, precision 12): a real JPEG variant."""
+    at = jpeg.index(b"\xff\xc0")
+    return jpeg[:at] + b"\xff\xc1" + jpeg[at + 2 : at + 4] + b"\x0c" + jpeg[at + 5 :]
+
+
+def _hostile_raster_cases() -> list[BadInput]:
+    grey = Image.fromarray(disc())
+    png, tiff = encode(grey, "PNG"), encode(grey, "TIFF")
+    ztxt = b"Comment\0\0" + zlib.compress(b"A" * TEXT_BOMB_BYTES)
+    itxt = b"Comment\0\1\0\0\0" + zlib.compress(b"A" * TEXT_BOMB_BYTES)
+    return [
+        _invalid("eps_named_png", "figure.png", EPS, "EPS format"),
+        _invalid("xbm_named_png", "icon.png", XBM, "XBM format"),
+        _invalid("ppm_named_jpg", "frame.jpg", encode(grey, "PPM"), "PPM format"),
+        _invalid("jpeg_12bit", "deep.jpg", twelve_bit_jpeg(encode(grey, "JPEG")), "12-bit"),
+        _invalid("tiff_header_cut", "cut.tif", tiff[:20], "TIFF file cannot be opened"),
+        _invalid("png_ztxt_bomb", "meta.png", png_with_chunk(png, b"zTXt", ztxt), "decompression bomb"),
+        _invalid(
+            "png_itxt_bomb_late", "meta2.png", png_with_chunk(png, b"iTXt", itxt, True), "decompression"
+        ),
+        _invalid("file_over_20mb", "huge.tif", b"II*\0" + bytes(21 * 2**20), "larger than 20 MB"),
+        _valid("bmp", "scan.bmp", encode(grey, "BMP")),
+        _valid("png_6300_square", "big.png", encode(Image.new("L", (6300, 6300), 40), "PNG")),
+    ]
+
+
+def _hostile_dicom_cases() -> list[BadInput]:
+    from pydicom.sequence import Sequence
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    grey16 = disc(high=1000, dtype=np.uint16)
+    short = Sequence([lut_item(4096, [1, 2, 3])])
+    return [
+        _valid(
+            "dicom_window_centre_text",
+            "wc.dcm",
+            with_raw_value(
+                make_dicom(grey16, WindowCenter=DS_MARKER.decode(), WindowWidth=400), DS_MARKER, b"abc     "
+            ),
+        ),
+        _valid(
+            "dicom_window_centre_nan", "wcnan.dcm", make_dicom(grey16, WindowCenter="nan", WindowWidth=400)
+        ),
+        _invalid(
+            "dicom_rescale_slope_text",
+            "slope.dcm",
+            with_raw_value(
+                make_dicom(grey16, RescaleSlope=DS_MARKER.decode(), RescaleIntercept=0),
+                DS_MARKER,
+                b"one     ",
+            ),
+            "rescale slope",
+        ),
+        _invalid("dicom_short_voi_lut", "voi.dcm", make_dicom(grey16, VOILUTSequence=short), "lookup tables"),
+        _invalid(
+            "dicom_short_modality_lut",
+            "mlut.dcm",
+            make_dicom(
+                grey16, ModalityLUTSequence=Sequence([lut_item(4096, [1, 2, 3], ModalityLUTType="HU")])
+            ),
+            "lookup tables",
+        ),
+        _invalid(
+            "dicom_palette_without_luts",
+            "palette.dcm",
+            make_dicom(disc(), "PALETTE COLOR", SamplesPerPixel=1),
+            "lacks its colour lookup tables",
+        ),
+        _invalid("dicom_unknown_photometric", "hsv.dcm", make_dicom(grey16, "HSV"), "not supported"),
+        _invalid("dicom_12_bits_allocated", "b12.dcm", make_dicom(grey16, BitsAllocated=12), "not supported"),
+        _valid("dicom_deflated", "deflated.dcm", make_dicom(grey16, syntax=DeflatedExplicitVRLittleEndian)),
+        _invalid("dicom_deflate_bomb", "bomb.dcm", deflate_bomb(grey16), "inflates to more than"),
+    ]
+
+
 @cache
 def _corpus() -> tuple[BadInput, ...]:
-    return tuple(_raster_cases() + _dicom_cases())
+    return tuple(_raster_cases() + _dicom_cases() + _hostile_raster_cases() + _hostile_dicom_cases())
 
 
 def bad_input_corpus() -> list[BadInput]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dashboard.safe_text import plain
 from model.report import DISCLAIMER
 
 OFFLINE_HUB_ID = "nobody-here/vit-not-in-cache"
@@ -38,7 +39,7 @@ def test_offline_hub_id_shows_the_load_error_with_a_fix(app_env, app_test, monke
     at = app_test("../pages/explain.py")
     assert not at.exception
     messages = [e.value for e in at.error]
-    assert messages and all(OFFLINE_HUB_ID in m and "artifacts/model" in m for m in messages)
+    assert messages and all(plain(OFFLINE_HUB_ID) in m and "artifacts/model" in m for m in messages)
     assert not at.metric
     assert DISCLAIMER in _footer(at)
 
@@ -49,7 +50,7 @@ def test_sidebar_field_overrides_the_environment(app_env, app_test, tmp_path):
     missing = tmp_path / "no_such_model"
     at.text_input(key="app.model_source").set_value(str(missing)).run()
     assert not at.exception
-    assert any(str(missing) in e.value and "does not exist" in e.value for e in at.error)
+    assert any(plain(str(missing)) in e.value and "does not exist" in e.value for e in at.error)
     at.text_input(key="app.model_source").set_value(str(app_env.model_dir)).run()
     assert not at.error
 
