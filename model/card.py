@@ -396,8 +396,8 @@ def write_card(
         if pretrained
         else LIMITATIONS + ("\n" + FROM_SCRATCH_LIMITATION if run.get("from_scratch") else ""),
         "## How to use",
-        "```python\nfrom model.loading import "
-        "load_classifier\nclf = load_classifier('artifacts/model')  # eval mode, eager attention\n```",
+        "```python\nfrom model.loading import load_classifier\n\n"
+        'clf = load_classifier("artifacts/model")  # eval mode, eager attention\n```',
     ]
     path = model_dir / CARD_FILE
     path.write_text("\n\n".join(sections) + "\n")
