@@ -12,6 +12,7 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard.resources import LOCK
+from dashboard.widgets import PERSIST, snap
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BAND = (0.35, 0.65)
@@ -27,7 +28,13 @@ def show_evaluation_choice(names: Sequence[str], key: str, label: str = "Evaluat
     """Pick one saved evaluation (split or external set); defaults to ``test`` when there is one."""
     if st.session_state.get(key) not in names:
         st.session_state[key] = "test" if "test" in names else names[0]
-    return st.selectbox(label, list(names), key=key, help="Saved evaluations found in the evaluation folder.")
+    return st.selectbox(
+        label,
+        list(names),
+        key=key,
+        persist_state=PERSIST,
+        help="Saved evaluations found in the evaluation folder.",
+    )
 
 
 def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
@@ -40,6 +47,9 @@ def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
             1.0,
             step=THRESHOLD_STEP,
             key=key,
+            persist_state=PERSIST,
+            on_change=snap,
+            args=(key,),
             help="A scan is called 'tumour' when its tumour probability is at least this. "
             "Lower it to miss fewer "
             "tumours (higher sensitivity) at the cost of more false alarms (lower specificity).",
@@ -56,6 +66,7 @@ def show_calibrated(key: str, available: bool) -> bool:
         st.toggle(
             "Calibrated probabilities",
             key=key,
+            persist_state=PERSIST,
             disabled=not available,
             help="Temperature scaling fitted on the validation split (so validation numbers are optimistic). "
             "It changes confidence, not the ranking: ROC-AUC stays the same."
@@ -76,6 +87,9 @@ def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) 
         1.0,
         step=THRESHOLD_STEP,
         key=key,
+        persist_state=PERSIST,
+        on_change=snap,
+        args=(key,),
         help="Cases whose tumour probability falls in this band are listed as low-confidence.",
     )
     return float(low), float(high)
@@ -85,7 +99,7 @@ def show_sanity_case(paths: Sequence[str], key: str = "quality.case") -> str:
     """One of the scans the sanity check ran on (data-root-relative path)."""
     if st.session_state.get(key) not in paths:
         st.session_state[key] = paths[0]
-    return st.selectbox("Scan", list(paths), key=key)
+    return st.selectbox("Scan", list(paths), key=key, persist_state=PERSIST)
 
 
 def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -> list[str]:
@@ -97,6 +111,7 @@ def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -
         list(labels),
         format_func=labels.__getitem__,
         key=key,
+        persist_state=PERSIST,
         help="Each method is run once on the randomised copy of the model (slow ones take "
         "tens of seconds on a CPU).",
     )
