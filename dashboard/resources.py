@@ -220,3 +220,26 @@ def explanation_summary_cached(directory: str, mtime: float) -> summary.Explanat
 def load_explanation_summary(directory: str | Path) -> summary.ExplanationSummary:
     """The explanation summary in ``directory`` through the cache."""
     return explanation_summary_cached(str(directory), file_mtime(Path(directory) / summary.SUMMARY_JSON))
+
+
+# --- provenance: the training manifest and tumour masks (issue 13) ---
+from numpy.typing import NDArray  # noqa: E402
+
+from model import provenance  # noqa: E402
+from model.masks import MaskError, load_mask  # noqa: E402
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def manifest_cached(path: str, mtime: float) -> pd.DataFrame | None:
+    """The split manifest at ``path`` (None when invalid); ``mtime`` busts the cache; read-only."""
+    return provenance.load_manifest(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def mask_cached(data_dir: str, sha256: str) -> NDArray | None:
+    """(H, W) bool tumour mask drawn on the scan with this hash (from ``<data_dir>_masks``), or None."""
+    record = provenance.find_mask(data_dir, sha256)
+    try:
+        return load_mask(record) if record is not None else None
+    except MaskError:
+        return None

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from model.provenance import manifest_path
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_MODEL = "MRI_EXPLAIN_MODEL"
 ENV_EVAL = "MRI_EXPLAIN_EVAL"
@@ -81,3 +83,8 @@ def data_help() -> str:
         "no/ in the sidebar's *Data folder* field, or start the app with "
         f"`{ENV_DATA}=/path/to/brain_tumor_dataset`."
     )
+
+
+def manifest_file(model_source: str) -> Path | None:
+    """The split manifest the model was trained on (from its ``training_config.json``), or None."""
+    return manifest_path(model_source, REPO_ROOT)

@@ -13,9 +13,10 @@ from matplotlib.figure import Figure
 
 from dashboard.resources import LOCK
 from dashboard.widgets import PERSIST, snap
+from model.certainty import UNSURE_BAND
 
 DEFAULT_THRESHOLD = 0.5
-DEFAULT_BAND = (0.35, 0.65)
+DEFAULT_BAND = UNSURE_BAND
 THRESHOLD_STEP = 0.01
 
 
@@ -57,25 +58,40 @@ def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
     )
 
 
-def show_calibrated(key: str, available: bool) -> bool:
-    """Raw or temperature-scaled (calibrated) probabilities; off and disabled when none were saved."""
-    _init(key, False)
+PROBABILITY_KEY = "settings.calibrated"  # the one raw/calibrated choice, drawn in the sidebar
+
+
+def show_probability_choice(default: bool, available: bool, note: str) -> bool:
+    """The sidebar's raw-or-calibrated switch that every page and the report follow.
+
+    Args:
+        default: the starting choice (calibrated only where it lowers the test ECE).
+        available: whether a calibration was saved for this model; off and disabled when not.
+        note: what calibration does on the test split, shown as the help text (and a warning when it hurts).
+    """
+    _init(PROBABILITY_KEY, default and available)
     if not available:
-        st.session_state[key] = False
+        st.session_state[PROBABILITY_KEY] = False
     return bool(
-        st.toggle(
+        st.sidebar.toggle(
             "Calibrated probabilities",
-            key=key,
+            key=PROBABILITY_KEY,
             persist_state=PERSIST,
             disabled=not available,
-            help="Temperature scaling fitted on the validation split (so validation numbers are optimistic). "
-            "It changes confidence, not the ranking: ROC-AUC stays the same."
-            if available
-            else "No calibration was saved with this evaluation (run python -m model.evaluate "
-            "on the validation "
-            "split first).",
+            help="Temperature scaling fitted on the validation split (so validation numbers are optimistic); "
+            "it changes confidence, not the ranking. " + note,
         )
     )
+
+
+def use_calibrated(available: bool = True) -> bool:
+    """The sidebar's choice (see :func:`show_probability_choice`), False where ``available`` is False."""
+    return bool(st.session_state.get(PROBABILITY_KEY, False)) and available
+
+
+def probability_kind(calibrated: bool) -> str:
+    """The label every page prints beside a probability."""
+    return "calibrated" if calibrated else "raw (uncalibrated)"
 
 
 def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) -> tuple[float, float]:
