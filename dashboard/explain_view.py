@@ -17,7 +17,6 @@ import streamlit as st
 
 from dashboard import figures, layout, resources, settings, widgets
 from dashboard.safe_text import plain
-from model.artifacts import CALIBRATION_FILE
 from model.case_files import CaseFileError, read_case
 from model.explain.registry import EXPLAINERS
 from model.explain_scan import MapRecord
@@ -113,44 +112,6 @@ def scan_caption(name: str, scan: Scan) -> str:
     return f"{plain(name)} · {size} · {scan.source_format}"
 
 
-def first_answer(classifier: Classifier, sha: str, data: bytes) -> FirstLook:
-    """Prediction (calibrated + TTA) and rollout from one forward pass; the calibration note is shown."""
-    folder = settings.eval_dir()
-    temperature, note = resources.temperature_cached(
-        str(folder), classifier.fingerprint, resources.file_mtime(folder / CALIBRATION_FILE)
-    )
-    with st.spinner("Running the model…"):
-        look = resources.first_look_cached(classifier.source, classifier.fingerprint, sha, data, temperature)
-    p = look.prediction
-    pos = p.labels[p.positive_index]
-    raw = float(p.probs_raw[p.positive_index])
-    a, b, c = st.columns(3)
-    a.metric(
-        "Prediction",
-        p.predicted_label,
-        help="The more probable class (temperature scaling never changes it).",
-    )
-    b.metric(
-        f"P({pos})",
-        f"{p.p_positive:.0%}",
-        f"uncalibrated {raw:.0%}",
-        delta_color="off",
-        delta_arrow="off",
-        help="Calibrated probability: softmax(logits / T), T fitted on the validation split.",
-    )
-    c.metric(
-        "Uncertainty (TTA)",
-        f"± {p.tta_std:.1%}",
-        f"mean {p.tta_mean:.0%} over {len(p.tta_positive)} views",
-        delta_color="off",
-        delta_arrow="off",
-        help="Spread of P(" + pos + ") over left-right flip and small shifts of the scan. A large spread "
-        "flags a fragile answer; a small one does not prove it right.",
-    )
-    st.caption(plain(note))
-    return look
-
-
 def quality_warning(classifier: Classifier, sha: str, data: bytes) -> tuple[str, ...]:
     """Warn when the scan looks unlike the training scans (or say why the check is off); returns the flags."""
     try:
@@ -160,7 +121,7 @@ def quality_warning(classifier: Classifier, sha: str, data: bytes) -> tuple[str,
         return ()
     if report.flags:
         st.warning(
-            "This scan looks unlike the training scans, so the answer is less trustworthy:\n\n- "
+            "This scan looks unlike the training scans, so the answer below is unreliable:\n\n- "
             + "\n- ".join(report.flags)
         )
     elif not report.checked:
@@ -194,7 +155,13 @@ def _fill(
         )
         score = {"deletion": curves.deletion_auc, "insertion": curves.insertion_auc}
     fig = figures.build_map_figure(
-        scan.image, record, look.geometry, EXPLAINERS[method].label, view["cmap"], view["opacity"]
+        scan.image,
+        record,
+        look.geometry,
+        EXPLAINERS[method].label,
+        view["cmap"],
+        view["opacity"],
+        view.get("outline"),
     )
     with slot.container():
         with resources.LOCK:

@@ -40,11 +40,15 @@ def build_map_figure(
     title: str,
     cmap: str = "inferno",
     opacity: float = 0.5,
+    outline: NDArray[np.bool_] | None = None,
 ) -> Figure:
-    """One method's map over the scan (transparent outside the region the model saw), on the shared scale."""
+    """One method's map over the scan (transparent outside the region the model saw), on the shared scale.
+
+    ``outline`` is the scan's tumour mask (H, W) when one exists; its edge is drawn dashed.
+    """
     fig = Figure(figsize=MAP_SIZE_IN, layout="constrained")
     ax = fig.add_subplot()
-    draw_overlay(ax, image, overlay_map(record, geometry), cmap, opacity)
+    draw_overlay(ax, image, overlay_map(record, geometry), cmap, opacity, outline=outline)
     ax.set_title(title, fontsize=10, parse_math=False)  # titles quote file names: "$" is not maths
     return fig
 

@@ -7,16 +7,19 @@ Every page ends with the footer's "research and teaching tool — not for diagno
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import resources, settings
+from dashboard import resources, settings, widgets_eval
 from dashboard.safe_text import plain
+from model import provenance, readings
+from model.artifacts import CALIBRATION_FILE, ArtifactError
 from model.labels import LabelMismatchError
 from model.loading import Classifier, ModelLoadError
 from model.report import DISCLAIMER
 
 FOOTER_NOTE = (
-    "mri-explain explains a ViT classifier trained on a small public data set (about 250 scans). "
+    "mri-explain explains a ViT classifier trained on a small public data set. "
     "Its maps show what the model used, not where disease is."
 )
 MODEL_FIX = (
@@ -25,10 +28,30 @@ MODEL_FIX = (
 )
 
 
+def training_manifest() -> pd.DataFrame | None:
+    """The split manifest of the selected model (cached; None when it is unknown or changed)."""
+    path = settings.manifest_file(settings.model_source())
+    return resources.manifest_cached(str(path), resources.file_mtime(path)) if path else None
+
+
 def footer() -> None:
-    """The notice every page repeats at its end."""
+    """The notice every page repeats at its end, with the training-set size read from the manifest."""
     st.divider()
-    st.caption(f"**{DISCLAIMER}** {FOOTER_NOTE}")
+    size = provenance.training_size_text(training_manifest())
+    st.caption(f"**{DISCLAIMER}** {FOOTER_NOTE}" + (f" Trained on {size}." if size else ""))
+
+
+def _probability_choice() -> None:
+    """The one raw/calibrated switch: calibrated by default only where it lowers the test ECE."""
+    eval_dir = settings.eval_dir()
+    try:
+        helps, note = readings.calibration_effect(resources.load_evaluation(eval_dir, "test").results)
+    except ArtifactError:
+        helps, note = None, "No test evaluation says whether calibration helps."
+    available = helps is not None or (eval_dir / CALIBRATION_FILE).is_file()
+    widgets_eval.show_probability_choice(bool(helps), available, note)
+    if helps is False:
+        st.sidebar.warning(note, icon=":material/warning:")
 
 
 def stop_with(message: str, kind: str = "info") -> None:
@@ -80,6 +103,7 @@ def render_sidebar() -> None:
     )
     for problem in settings.field_problems().values():  # our own sentences: they never quote the field
         st.sidebar.error(problem, icon=":material/error:")
+    _probability_choice()
     loaded = _classifier_or_error(settings.model_source())
     if isinstance(loaded, str):
         st.sidebar.error(loaded, icon=":material/error:")

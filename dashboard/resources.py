@@ -269,3 +269,26 @@ def explanation_comparison(a_dir: str | Path, b_dir: str | Path, names: list[str
         results_mtime(d, n) for d in (a_dir, b_dir) for n in names
     )
     return explanation_comparison_cached(str(a_dir), str(b_dir), tuple(names), mtimes)
+
+
+# --- provenance: the training manifest and tumour masks (issue 13) ---
+from numpy.typing import NDArray  # noqa: E402
+
+from model import provenance  # noqa: E402
+from model.masks import MaskError, load_mask  # noqa: E402
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def manifest_cached(path: str, mtime: float) -> pd.DataFrame | None:
+    """The split manifest at ``path`` (None when invalid); ``mtime`` busts the cache; read-only."""
+    return provenance.load_manifest(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def mask_cached(data_dir: str, sha256: str) -> NDArray | None:
+    """(H, W) bool tumour mask drawn on the scan with this hash (from ``<data_dir>_masks``), or None."""
+    record = provenance.find_mask(data_dir, sha256)
+    try:
+        return load_mask(record) if record is not None else None
+    except MaskError:
+        return None

@@ -22,6 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from model.loading import path_text_problem
+from model.provenance import manifest_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_MODEL = "MRI_EXPLAIN_MODEL"
@@ -139,3 +140,8 @@ def data_help() -> str:
         "no/ in the sidebar's *Data folder* field, or start the app with "
         f"`{ENV_DATA}=/path/to/brain_tumor_dataset`."
     )
+
+
+def manifest_file(model_source: str) -> Path | None:
+    """The split manifest the model was trained on (from its ``training_config.json``), or None."""
+    return manifest_path(model_source, REPO_ROOT)

@@ -17,6 +17,7 @@ import pandas as pd
 from dashboard.safe_text import plain
 from model.artifacts import Evaluation
 from model.metrics import predict_indices, record_arrays
+from model.readings import evaluation_readings
 
 # Display names in table order; the first four are the headline metrics.
 METRIC_NAMES: dict[str, str] = {
@@ -271,4 +272,12 @@ def audit_summary(cases: pd.DataFrame, ev: Evaluation, threshold: float) -> str:
     return (
         f"{len(cases)} of {ev.results['n']} scans in {plain(ev.name)} are listed at threshold "
         f"{threshold:.2f}: {counts}."
+    )
+
+
+def plain_readings(ev: Evaluation, calibrated: bool = False) -> str:
+    """Markdown list reading the saved metrics in words (:func:`model.readings.evaluation_readings`)."""
+    lines = evaluation_readings(ev.results, calibrated)
+    return f"**In plain words** (saved threshold {saved_threshold(ev):.2f}):\n" + "".join(
+        f"\n- {x}" for x in lines
     )

@@ -12,9 +12,11 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard.resources import LOCK
+from dashboard.widgets import PERSIST, snap
+from model.certainty import UNSURE_BAND
 
 DEFAULT_THRESHOLD = 0.5
-DEFAULT_BAND = (0.35, 0.65)
+DEFAULT_BAND = UNSURE_BAND
 THRESHOLD_STEP = 0.01
 
 
@@ -27,7 +29,13 @@ def show_evaluation_choice(names: Sequence[str], key: str, label: str = "Evaluat
     """Pick one saved evaluation (split or external set); defaults to ``test`` when there is one."""
     if st.session_state.get(key) not in names:
         st.session_state[key] = "test" if "test" in names else names[0]
-    return st.selectbox(label, list(names), key=key, help="Saved evaluations found in the evaluation folder.")
+    return st.selectbox(
+        label,
+        list(names),
+        key=key,
+        persist_state=PERSIST,
+        help="Saved evaluations found in the evaluation folder.",
+    )
 
 
 def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
@@ -40,6 +48,9 @@ def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
             1.0,
             step=THRESHOLD_STEP,
             key=key,
+            persist_state=PERSIST,
+            on_change=snap,
+            args=(key,),
             help="A scan is called 'tumour' when its tumour probability is at least this. "
             "Lower it to miss fewer "
             "tumours (higher sensitivity) at the cost of more false alarms (lower specificity).",
@@ -47,24 +58,40 @@ def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
     )
 
 
-def show_calibrated(key: str, available: bool) -> bool:
-    """Raw or temperature-scaled (calibrated) probabilities; off and disabled when none were saved."""
-    _init(key, False)
+PROBABILITY_KEY = "settings.calibrated"  # the one raw/calibrated choice, drawn in the sidebar
+
+
+def show_probability_choice(default: bool, available: bool, note: str) -> bool:
+    """The sidebar's raw-or-calibrated switch that every page and the report follow.
+
+    Args:
+        default: the starting choice (calibrated only where it lowers the test ECE).
+        available: whether a calibration was saved for this model; off and disabled when not.
+        note: what calibration does on the test split, shown as the help text (and a warning when it hurts).
+    """
+    _init(PROBABILITY_KEY, default and available)
     if not available:
-        st.session_state[key] = False
+        st.session_state[PROBABILITY_KEY] = False
     return bool(
-        st.toggle(
+        st.sidebar.toggle(
             "Calibrated probabilities",
-            key=key,
+            key=PROBABILITY_KEY,
+            persist_state=PERSIST,
             disabled=not available,
-            help="Temperature scaling fitted on the validation split (so validation numbers are optimistic). "
-            "It changes confidence, not the ranking: ROC-AUC stays the same."
-            if available
-            else "No calibration was saved with this evaluation (run python -m model.evaluate "
-            "on the validation "
-            "split first).",
+            help="Temperature scaling fitted on the validation split (so validation numbers are optimistic); "
+            "it changes confidence, not the ranking. " + note,
         )
     )
+
+
+def use_calibrated(available: bool = True) -> bool:
+    """The sidebar's choice (see :func:`show_probability_choice`), False where ``available`` is False."""
+    return bool(st.session_state.get(PROBABILITY_KEY, False)) and available
+
+
+def probability_kind(calibrated: bool) -> str:
+    """The label every page prints beside a probability."""
+    return "calibrated" if calibrated else "raw (uncalibrated)"
 
 
 def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) -> tuple[float, float]:
@@ -76,6 +103,9 @@ def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) 
         1.0,
         step=THRESHOLD_STEP,
         key=key,
+        persist_state=PERSIST,
+        on_change=snap,
+        args=(key,),
         help="Cases whose tumour probability falls in this band are listed as low-confidence.",
     )
     return float(low), float(high)
@@ -85,7 +115,7 @@ def show_sanity_case(paths: Sequence[str], key: str = "quality.case") -> str:
     """One of the scans the sanity check ran on (data-root-relative path)."""
     if st.session_state.get(key) not in paths:
         st.session_state[key] = paths[0]
-    return st.selectbox("Scan", list(paths), key=key)
+    return st.selectbox("Scan", list(paths), key=key, persist_state=PERSIST)
 
 
 def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -> list[str]:
@@ -97,6 +127,7 @@ def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -
         list(labels),
         format_func=labels.__getitem__,
         key=key,
+        persist_state=PERSIST,
         help="Each method is run once on the randomised copy of the model (slow ones take "
         "tens of seconds on a CPU).",
     )

@@ -26,6 +26,7 @@ from model.preprocess import Geometry
 DISCLAIMER = "Research and teaching tool — not for diagnosis. Do not use it to make clinical decisions."
 COLOURBAR_LABEL = "relevance (× uniform: 1 = an average patch)"
 PNG_DPI = 110
+OUTLINE_COLOUR = "#00e5ff"  # cyan: visible on every offered colour map and on grey scans
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def draw_overlay(
     cmap: str = "inferno",
     opacity: float = 0.5,
     vmax: float = DISPLAY_MAX_X_UNIFORM,
+    outline: NDArray[np.bool_] | None = None,
 ) -> None:
     """Draw a scan with an optional heatmap on it, on the shared colour scale.
 
@@ -74,10 +76,19 @@ def draw_overlay(
         cmap: matplotlib colour-map name.
         opacity: heatmap opacity in [0, 1].
         vmax: colour-bar top; the same for every method (see ``model.explain.heatmap``).
+        outline: (H, W) bool tumour mask on the scan's pixels; its edge is drawn as a dashed line.
     """
     ax.imshow(np.asarray(image.convert("RGB")))
     if heat is not None:
         ax.imshow(heat, cmap=cmap, alpha=float(opacity), vmin=0.0, vmax=vmax, interpolation="bilinear")
+    if outline is not None and outline.shape == (image.height, image.width) and outline.any():
+        ax.contour(
+            outline.astype(np.float32),
+            levels=[0.5],
+            colors=OUTLINE_COLOUR,
+            linewidths=1.0,
+            linestyles="dashed",
+        )
     ax.set_axis_off()
 
 

@@ -25,7 +25,8 @@ with split_col:
     name = widgets_eval.show_evaluation_choice(list(by_name), key="error_audit.split", label="Split")
 ev = by_name[name]
 with cal_col:
-    calibrated = widgets_eval.show_calibrated("error_audit.calibrated", tables.has_calibration(ev))
+    calibrated = widgets_eval.use_calibrated(tables.has_calibration(ev))
+    st.caption(f"Probabilities: {widgets_eval.probability_kind(calibrated)} (switch in the sidebar).")
 threshold_col, band_col = st.columns(2, gap="large")
 with threshold_col:
     threshold = widgets_eval.show_threshold("error_audit.threshold", default=tables.saved_threshold(ev))

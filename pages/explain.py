@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import explain_view, layout, settings, widgets
+from dashboard import answer_view, explain_view, layout, resources, settings, widgets, widgets_eval
 from model.report import CaseReport
 
 layout.page_header(
@@ -28,8 +28,9 @@ left, right = st.columns([1, 2], gap="large")
 with left:
     st.image(scan.image, caption=explain_view.scan_caption(name, scan))
 with right:
-    look = explain_view.first_answer(classifier, sha, data)
-    flags = explain_view.quality_warning(classifier, sha, data)
+    flags = explain_view.quality_warning(classifier, sha, data)  # first: a failed check marks the answer
+    look, reading = answer_view.show_answer(classifier, sha, data, flags)
+    match = answer_view.show_provenance(sha)
     for note in scan.notes:
         st.caption(note)
 
@@ -47,7 +48,10 @@ score = widgets.show_score_toggle()
 if not methods:
     layout.stop_with("Choose at least one method above.")
 
-view = {"data": data, "cmap": cmap, "opacity": opacity, "score": score}
+outline = resources.mask_cached(str(settings.data_dir()), sha) if settings.data_dir() else None
+view = {"data": data, "cmap": cmap, "opacity": opacity, "score": score, "outline": outline}
+if outline is not None:
+    st.caption("Dashed cyan line: the tumour outline hand-drawn for this scan (rough; not ground truth).")
 maps, scores = explain_view.render_maps(classifier, scan, look, target, methods, view)
 
 st.subheader("Download")
@@ -55,8 +59,12 @@ settings_shown = {
     "Class explained": classifier.labels[target],
     "Colour map": cmap,
     "Opacity": f"{opacity:.2f}",
-    "Evaluation folder": str(settings.eval_dir()),
+    "Probabilities": widgets_eval.probability_kind(widgets_eval.use_calibrated()),
+    "Answer": f"{reading.headline}. {reading.sentence}",
+    "Stability": reading.stability,
 }
+if match is not None:
+    settings_shown["Known scan"] = match.sentence()
 explain_view.downloads(
     CaseReport(
         scan.image,

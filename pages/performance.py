@@ -21,9 +21,8 @@ if not evaluations:
     stop_with(tables.missing_evaluations_help(eval_dir))
 
 by_name = {ev.name: ev for ev in evaluations}
-calibrated = widgets_eval.show_calibrated(
-    "performance.calibrated", available=any(tables.has_calibration(ev) for ev in evaluations)
-)
+calibrated = widgets_eval.use_calibrated(any(tables.has_calibration(ev) for ev in evaluations))
+st.caption(f"Probabilities: {widgets_eval.probability_kind(calibrated)} (switch in the sidebar).")
 
 st.subheader("Metrics per split")
 st.dataframe(tables.split_metrics_frame(evaluations, calibrated))
@@ -38,8 +37,9 @@ st.subheader("Decision threshold")
 name = widgets_eval.show_evaluation_choice(list(by_name), key="performance.split", label="Split")
 ev = by_name[name]
 st.caption(tables.describe(ev))
-threshold = widgets_eval.show_threshold("performance.threshold", default=tables.saved_threshold(ev))
 use_calibrated = calibrated and tables.has_calibration(ev)
+st.markdown(tables.plain_readings(ev, use_calibrated))
+threshold = widgets_eval.show_threshold("performance.threshold", default=tables.saved_threshold(ev))
 result = resources.metrics_at_threshold(eval_dir, ev, threshold, use_calibrated)
 
 matrix_col, table_col = st.columns([3, 2], gap="medium")

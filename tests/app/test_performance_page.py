@@ -57,7 +57,7 @@ def test_threshold_slider_recomputes_the_confusion_matrix(spread_env, app_test, 
 def test_calibrated_toggle_uses_the_temperature_scaled_probabilities(spread_env, app_test):
     at = app_test(PAGE)
     at.slider(key="performance.threshold").set_value(0.70).run()
-    at.toggle(key="performance.calibrated").set_value(True).run()
+    at.toggle(key="settings.calibrated").set_value(True).run()
     assert not at.exception
     logit = np.log(spread_env.records["p_tumor"] / (1 - spread_env.records["p_tumor"]))
     records = spread_env.records.assign(by_hand=1 / (1 + np.exp(-logit / 2.0)))  # T = 2 softens
