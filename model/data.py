@@ -190,12 +190,12 @@ def build_manifest(index: DatasetIndex, seed: int = DEFAULT_SEED) -> tuple[pd.Da
     return frame.sort_values("path", kind="stable").reset_index(drop=True), groups
 
 
-def write_manifest(frame: pd.DataFrame, out: str | Path) -> Path:
-    """Write a manifest as UTF-8 CSV with "\\n" line ends (byte-identical for identical frames)."""
+def write_manifest(frame: pd.DataFrame, out: str | Path, columns: tuple[str, ...] = MANIFEST_COLUMNS) -> Path:
+    """Write a manifest's ``columns`` as UTF-8 CSV, "\\n" line ends (byte-identical for identical frames)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
-    frame.loc[:, list(MANIFEST_COLUMNS)].to_csv(buf, index=False, lineterminator="\n")
+    frame.loc[:, list(columns)].to_csv(buf, index=False, lineterminator="\n")
     out.write_bytes(buf.getvalue().encode("utf-8"))
     return out
 

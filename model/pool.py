@@ -14,13 +14,13 @@ CLI::
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from model.data import write_manifest
 from model.labels import DEFAULT_CLASS_MAP
 
 POOL_LABELS_FILE = "labels.csv"
@@ -98,13 +98,8 @@ def split_pool(cases: pd.DataFrame, share: float = HOLDOUT_SHARE, seed: int = DE
 
 
 def write_pool_manifest(frame: pd.DataFrame, out: str | Path) -> Path:
-    """Write the pool manifest as UTF-8 CSV with "\\n" line ends (byte-identical for identical frames)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    frame.loc[:, list(POOL_MANIFEST_COLUMNS)].to_csv(buf, index=False, lineterminator="\n")
-    out.write_bytes(buf.getvalue().encode("utf-8"))
-    return out
+    """Write the pool manifest (:data:`POOL_MANIFEST_COLUMNS`) as :func:`model.data.write_manifest` does."""
+    return write_manifest(frame, out, POOL_MANIFEST_COLUMNS)
 
 
 def read_pool_manifest(path: str | Path) -> pd.DataFrame:
