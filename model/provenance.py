@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.data import ManifestError, manifest_sha256, read_manifest
-from model.loading import RUN_CONFIG_FILE
+from model.loading import RUN_CONFIG_FILE, path_text_problem
 from model.masks import MaskError, MaskRecord, read_mask_index
 from model.readings import training_size
 
@@ -55,17 +55,24 @@ def manifest_path(model_dir: str | Path, root: str | Path) -> Path | None:
         model_dir: the model folder (a hub id or a folder without a run config gives None).
         root: folder a relative ``manifest`` entry is resolved against (the repository root).
     """
+    if path_text_problem(str(model_dir)) is not None:
+        return None  # not a usable folder name: the sidebar says why
     config = Path(model_dir) / RUN_CONFIG_FILE
-    if not config.is_file():
+    try:
+        run = json.loads(config.read_text()) if config.is_file() else {}
+    except (OSError, ValueError):
         return None
-    run = json.loads(config.read_text())
-    if not run.get("manifest"):
+    if not isinstance(run, dict):
         return None
-    path = Path(run["manifest"])
+    # model.train writes flat keys; model.finetune writes {config: {manifest}, outcome: {manifest_sha256}}
+    manifest = run.get("manifest") or (run.get("config") or {}).get("manifest")
+    expected = run.get("manifest_sha256") or (run.get("outcome") or {}).get("manifest_sha256")
+    if not isinstance(manifest, str) or not manifest:
+        return None
+    path = Path(manifest)
     path = path if path.is_absolute() else Path(root) / path
     if not path.is_file():
         return None
-    expected = run.get("manifest_sha256")
     return path if not expected or manifest_sha256(path) == expected else None
 
 

@@ -29,7 +29,9 @@ def test_upload_shows_prediction_and_one_map_per_default_method(app_env, app_tes
     assert labels["Prediction"].split(" (")[0] in ("tumor", "no tumor", "borderline", "unreliable")
     assert labels["P(tumor)"].endswith("%")
     assert _n_maps(at) == len(at.multiselect(key="explain.methods").value) == 2
-    assert not at.warning  # a phantom matches the phantom-built input reference
+    # a phantom matches the phantom-built input reference: no input warning (the tiny model's ~50 % answer
+    # may be marked borderline, which is the unsure band's warning, not the input check's)
+    assert not [w for w in at.warning if "input check" in w.value]
 
 
 @pytest.mark.slow
