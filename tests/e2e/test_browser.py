@@ -46,7 +46,7 @@ BROWSER_BAD_CASES = (
 )
 
 # a clear answer, or the unsure band's "borderline (leans …)" (model.certainty)
-_HEADLINE = re.compile(r"(no )?tumor|borderline \\(leans (no )?tumor\\)")
+_HEADLINE = re.compile(r"(no )?tumor|borderline \(leans (no )?tumor\)")
 
 
 def _png(seed: int, size: tuple[int, int]) -> bytes:
