@@ -12,8 +12,9 @@ from model.loading import ModelLoadError
 
 layout.page_header("Overview", "What this model is, how it was trained and tested, and what it is (not) for.")
 st.warning(
-    "**Research and teaching tool — not for diagnosis.** The model was trained on about 250 public "
-    "brain MRI images of unknown provenance. Never use its answers or maps for a clinical decision.",
+    "**Research and teaching tool — not for diagnosis.** The model was trained on public brain MRI "
+    "images of mixed provenance and tested on a few dozen (see the model card below for the numbers). "
+    "Never use its answers or maps for a clinical decision.",
     icon=":material/warning:",
 )
 
