@@ -65,8 +65,8 @@ def test_plain_leaves_no_autolink_trigger(text):
 
 def test_plain_keeps_paths_and_commands_readable_and_cuts_long_text():
     assert (
-        plain("run python -m model.evaluate --out /tmp/eval_dir")
-        == "run python -m model.evaluate --out /tmp/eval_dir"
+        plain("run python -m model.evaluate --out artifacts/eval_dir")
+        == "run python -m model.evaluate --out artifacts/eval_dir"
     )
     assert len(plain("x" * 5000)) == MAX_PLAIN_CHARS + 1 and plain("x" * 5000).endswith("…")
 
