@@ -21,7 +21,8 @@ MISS_NOTES = {
     ("forward.int8", "× FLOP bound"): "dynamic int8 quantises activations on every call and keeps attention, "
     "layer norms and GELU in fp32, so it gains far less than 4x on the Linear layers",
     ("eval.int8", "top-1 agreement with fp32"): "int8 rounding flips the top class of scans whose two logits "
-    "are nearly equal (most scans, for a randomly initialised model)",
+    "are nearly equal (most scans of a randomly initialised model; scans near P = 0.5 for a "
+    "trained one)",
     ("eval.fp32", "× pipeline throughput"): "batching 16 scans makes a ViT-Base forward pass only ~10 % "
     "cheaper per image on 2 cores, and predict_paths also decodes every file by content and crops the brain "
     "(20-40 ms a scan), which the pipeline skips",
