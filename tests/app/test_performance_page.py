@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +117,16 @@ def test_a_corrupt_evaluation_is_named_and_the_others_still_shown(
     assert not at.exception
     assert any("'validation'" in w.value and "model.evaluate" in w.value for w in at.warning)
     assert list(at.dataframe[0].value.columns) == ["test (n=12)", "external (n=12)"]
+
+
+def test_degenerate_intervals_of_the_bundled_evaluation_are_shown_as_such(app_env, app_test, monkeypatch):
+    bundled = Path(__file__).resolve().parents[2] / "artifacts" / "eval"
+    monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(bundled))
+    at = app_test(PAGE)
+    assert not at.exception
+    dependent = at.dataframe[1].value
+    column = next(c for c in dependent.columns if c.startswith("pool-holdout"))
+    assert dependent.loc["Specificity", column] == "1.00 (1.00–1.00, degenerate)"  # 21 of 21 healthy right
+    assert any("degenerate" in c.value and "zero width" in c.value for c in at.caption)
+    # every split's matrix and the score distribution are drawn for the bundled evaluation too
+    assert len(at.main.get("image")) == 5
