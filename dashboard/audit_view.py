@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import figures_audit, resources, tables_audit, widgets_audit
+from dashboard import figures, figures_audit, resources, tables_audit, widgets_audit
 from dashboard.safe_text import plain
 from model.case_files import CaseFileError, read_case
 from model.cohorts import filter_cases, map_peak, peak_region
@@ -33,12 +33,13 @@ from model.scan import ScanError
 EXPLAIN_PAGE = "../pages/explain.py"
 GALLERY_COLUMNS = 4
 MAX_THUMBNAILS = 8  # per finding; the table and CSV list every case
-THUMBNAIL_METHOD = "gradient_rollout"  # class-specific and fast (one forward and backward pass per case)
+AUDIT_METHOD = "gradient_rollout"  # class-specific and fast (one forward and backward pass per case)
+THUMBNAIL_METHOD = "attention_rollout"  # default of :func:`thumbnail` (the Compare page's gallery)
 THUMBNAIL_OPACITY = 0.45
 
 
-def thumbnail(
-    classifier: Classifier, data_dir: Path, case: str, target: int, method: str = THUMBNAIL_METHOD
+def class_thumbnail(
+    classifier: Classifier, data_dir: Path, case: str, target: int, method: str = AUDIT_METHOD
 ) -> tuple[Figure, str] | str:
     """(figure, peak region) of a case with ``method``'s map for class ``target``, or why it cannot be drawn.
 
@@ -71,6 +72,40 @@ def thumbnail(
     ), region
 
 
+def thumbnail(
+    classifier: Classifier,
+    data_dir: Path,
+    case: str,
+    target: int,
+    method: str = THUMBNAIL_METHOD,
+    title: str | None = None,
+) -> Figure | str:
+    """The case's scan with a map on the shared colour scale, or a sentence saying why it cannot be drawn.
+
+    Args:
+        classifier: the model whose map is drawn.
+        data_dir: data root; ``case`` is relative to it.
+        case: path as in the predictions file, e.g. ``yes/Y1.jpg``.
+        target: class index to explain (attention rollout records it but does not depend on it).
+        method: registry key of the explanation method (default: attention rollout).
+        title: figure title (default: the case path).
+    """
+    try:
+        data = read_case(data_dir, case)
+    except CaseFileError as err:
+        return plain(err)
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        scan = resources.load_scan_cached(sha, data)
+    except ScanError as err:
+        return f"{plain(case)} cannot be read: {plain(err)}"
+    record = resources.explain_cached(
+        classifier.source, classifier.fingerprint, sha, data, method, target, ()
+    )
+    _, geometry = crop_and_resize(scan.image, classifier.preprocess)
+    return figures.build_map_figure(scan.image, record, geometry, title or case, opacity=THUMBNAIL_OPACITY)
+
+
 def open_in_explain(case: str, split: str) -> None:
     """Open ``case`` (data-root-relative path) of evaluation ``split`` on the Explain page."""
     st.session_state["explain.case_path"] = case
@@ -81,7 +116,7 @@ def open_in_explain(case: str, split: str) -> None:
 def _card(classifier: Classifier, data_dir: Path, row: dict, positive: str) -> str | None:
     predicted = row["predicted"]
     target = classifier.labels.index(predicted) if predicted in classifier.labels else 0
-    drawn = thumbnail(classifier, data_dir, row["case"], target)
+    drawn = class_thumbnail(classifier, data_dir, row["case"], target)
     region = None
     if isinstance(drawn, str):
         st.warning(drawn)
@@ -117,7 +152,7 @@ def render_gallery(
     if not chosen:
         st.caption(f"No {finding} at this threshold, band and cohort.")
         return
-    st.caption(f"Maps: {EXPLAINERS[THUMBNAIL_METHOD].label} for the predicted class; ring: the map's peak.")
+    st.caption(f"Maps: {EXPLAINERS[AUDIT_METHOD].label} for the predicted class; ring: the map's peak.")
     columns = st.columns(GALLERY_COLUMNS)
     peaks: Counter[str] = Counter()
     with st.spinner(f"Drawing {len(chosen)} maps…"):

@@ -26,7 +26,7 @@ def test_thumbnails_explain_the_predicted_class_with_a_colour_bar(spread_env, ap
     assert not at.exception
     expected = _by_hand(spread_env.records, 0.5, BAND)
     # calls: (source, fingerprint, sha256, bytes, method, target, params)
-    assert {c[4] for c in calls} == {audit_view.THUMBNAIL_METHOD} == {"gradient_rollout"}
+    assert {c[4] for c in calls} == {audit_view.AUDIT_METHOD} == {"gradient_rollout"}
     targets = {call[5] for call in calls}
     assert 1 in targets  # index of "tumor": false positives are explained as "why tumour"
     titles = [fig.axes[0].get_title() for fig in figures]
