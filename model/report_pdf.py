@@ -34,6 +34,8 @@ PAPERS: dict[str, tuple[float, float]] = {"A4": (8.27, 11.69), "Letter": (8.5, 1
 MAPS_PER_PAGE = 4  # 2 x 2: each map about 3 in wide, readable on paper
 WRAP_WIDE, WRAP_MAP = 100, 52  # characters per line at 8 pt across the page / under one map
 FONT = 8
+# Wrapped 8 pt lines that fit below the scan on page 1, and on a continuation page (0.133 in a line).
+FIRST_PAGE_LINES, TEXT_PAGE_LINES = 32, 68
 DISCLAIMER_RED = "#9a1b1b"
 
 
@@ -61,8 +63,29 @@ class PrintOptions:
             raise ValueError(f"paper must be one of {sorted(PAPERS)}, got {self.paper!r}.")
 
 
+def _wrapped(lines: list[str], width: int) -> list[str]:
+    return [part for x in lines for part in (textwrap.wrap(scrub_paths(x), width) or [" "])]
+
+
 def _wrap(lines: list[str], width: int) -> str:
-    return "\n".join(textwrap.fill(scrub_paths(x), width) or " " for x in lines)
+    return "\n".join(_wrapped(lines, width))
+
+
+def detail_chunks(report: CaseReport) -> list[list[str]]:
+    """The answer, warnings and settings as wrapped lines, cut into page-sized chunks.
+
+    Returns:
+        The first chunk fits below the scan (:data:`FIRST_PAGE_LINES`); any further chunk fills a
+        continuation page (:data:`TEXT_PAGE_LINES`), so long text spills onto pages instead of off them.
+    """
+    lines = prediction_lines(report.prediction)
+    lines += [f"Input warning: {w}" for w in report.warnings]
+    lines += [f"{k}: {v}" for k, v in report.settings.items()]
+    wrapped = _wrapped(lines, WRAP_WIDE)
+    chunks = [wrapped[:FIRST_PAGE_LINES]]
+    rest = wrapped[FIRST_PAGE_LINES:]
+    chunks += [rest[i : i + TEXT_PAGE_LINES] for i in range(0, len(rest), TEXT_PAGE_LINES)]
+    return chunks
 
 
 def header_lines(report: CaseReport, options: PrintOptions) -> list[str]:
@@ -89,7 +112,7 @@ def _page(options: PrintOptions, number: int, total: int) -> Figure:
     return fig
 
 
-def _first_page(report: CaseReport, options: PrintOptions, total: int) -> Figure:
+def _first_page(report: CaseReport, options: PrintOptions, details: list[str], total: int) -> Figure:
     fig = _page(options, 1, total)
     fig.text(
         0.08,
@@ -102,10 +125,13 @@ def _first_page(report: CaseReport, options: PrintOptions, total: int) -> Figure
     ax = fig.add_axes((0.2, 0.5, 0.6, 0.33))
     draw_overlay(ax, report.image, None)
     ax.set_title("Scan", fontsize=FONT + 1)
-    lines = prediction_lines(report.prediction)
-    lines += [f"Input warning: {w}" for w in report.warnings]
-    lines += [f"{k}: {v}" for k, v in report.settings.items()]
-    fig.text(0.08, 0.47, _wrap(lines, WRAP_WIDE), va="top", fontsize=FONT, parse_math=False)
+    fig.text(0.08, 0.47, "\n".join(details), va="top", fontsize=FONT, parse_math=False)
+    return fig
+
+
+def _text_page(options: PrintOptions, lines: list[str], number: int, total: int) -> Figure:
+    fig = _page(options, number, total)
+    fig.text(0.08, 0.93, "(continued)\n" + "\n".join(lines), va="top", fontsize=FONT, parse_math=False)
     return fig
 
 
@@ -152,13 +178,17 @@ def build_pages(report: CaseReport, options: PrintOptions) -> list[Figure]:
     """Every page of the report, in order.
 
     Returns:
-        Figures of ``PAPERS[options.paper]`` size: the scan page, then a page per :data:`MAPS_PER_PAGE` maps.
+        Figures of ``PAPERS[options.paper]`` size: the scan page, continuation pages for long text, then a
+        page per :data:`MAPS_PER_PAGE` maps.
     """
     titles = list(report.maps)
     chunks = [titles[i : i + MAPS_PER_PAGE] for i in range(0, len(titles), MAPS_PER_PAGE)]
-    total = 1 + len(chunks)
-    pages = [_first_page(report, options, total)]
-    pages += [_map_page(report, chunk, options, i + 2, total) for i, chunk in enumerate(chunks)]
+    first, *more = detail_chunks(report)
+    total = 1 + len(more) + len(chunks)
+    pages = [_first_page(report, options, first, total)]
+    pages += [_text_page(options, lines, i + 2, total) for i, lines in enumerate(more)]
+    start = 2 + len(more)
+    pages += [_map_page(report, chunk, options, start + i, total) for i, chunk in enumerate(chunks)]
     return pages
 
 

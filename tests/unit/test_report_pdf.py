@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
@@ -14,7 +15,14 @@ from model.explain.registry import EXPLAINERS
 from model.explain_scan import explain_image
 from model.inference import first_look
 from model.report import DISCLAIMER, CaseReport
-from model.report_pdf import PAPERS, PrintOptions, render_report_pdf
+from model.report_pdf import (
+    FIRST_PAGE_LINES,
+    PAPERS,
+    TEXT_PAGE_LINES,
+    PrintOptions,
+    detail_chunks,
+    render_report_pdf,
+)
 from model.report_text import model_label, safe_file_name, scrub_paths
 from model.report_trust import NO_SUMMARY, trust_line, trust_lines
 from model.synthetic import phantom_image
@@ -111,3 +119,14 @@ def test_trust_line_reads_the_saved_summary_against_the_random_reference():
     assert "not above chance" in lines["gradcam"]  # 1% inside the masks: the Y1 finding
     assert trust_line(None, "gradcam") == NO_SUMMARY
     assert "not measured" in trust_line(summary, "no_such_method")
+
+
+def test_long_text_spills_onto_continuation_pages_instead_of_off_the_page(report):
+    long = dataclasses.replace(report, settings={f"Note {i}": "word " * 40 for i in range(30)}, maps={})
+    reader = PdfReader(io.BytesIO(render_report_pdf(long, PrintOptions(created=WHEN))))
+    chunks = detail_chunks(long)
+    assert len(chunks) > 1 and len(chunks[0]) <= FIRST_PAGE_LINES
+    assert all(len(c) <= TEXT_PAGE_LINES for c in chunks[1:])
+    assert len(reader.pages) == len(chunks)
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "Note 29:" in text and f"page {len(chunks)} of {len(chunks)}" in text
