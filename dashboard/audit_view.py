@@ -1,32 +1,75 @@
-"""Error-audit sections: a gallery of cases with a heatmap over each thumbnail, the hand-over to Explain.
+"""Error-audit sections: cohort filters, a gallery of cases with each one's class-specific map, the hand-over.
 
-Each thumbnail reads the case from the configured data folder and draws the attention-rollout map of the
-selected model on it (one forward pass per case, cached by scan hash like every map in the app). A button
-under each thumbnail opens the case on the Explain page: it sets ``explain.case_path`` (the path relative to
-the data root, as in ``{split}_predictions.csv``) and ``explain.split``, then switches page.
+Each thumbnail reads the case from the configured data folder and draws the **gradient-weighted rollout for
+the class the model predicted** ("why tumour" on a false positive, "why no tumour" on a false negative), on
+the colour scale shared by every page, with its colour bar and a ring on the map's peak; the caption says
+whether the peak lies inside the head, on its edge (skull, rim) or in the background, and the gallery counts
+them, so a shortcut (errors that peak off the brain) can be seen. A button under each thumbnail opens the
+case on the Explain page: it sets ``explain.case_path`` (the path relative to the data root, as in
+``{split}_predictions.csv``) and ``explain.split``, then switches page.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import figures, resources
+from dashboard import figures, figures_audit, resources, tables_audit, widgets_audit
 from dashboard.safe_text import plain
 from model.case_files import CaseFileError, read_case
+from model.cohorts import filter_cases, map_peak, peak_region
+from model.explain.registry import EXPLAINERS
 from model.loading import Classifier
 from model.preprocess import crop_and_resize
+from model.report import overlay_map
 from model.scan import ScanError
 
 EXPLAIN_PAGE = "../pages/explain.py"
 GALLERY_COLUMNS = 4
 MAX_THUMBNAILS = 8  # per finding; the table and CSV list every case
-THUMBNAIL_METHOD = "attention_rollout"  # fast and class-agnostic: one forward pass per case
+AUDIT_METHOD = "gradient_rollout"  # class-specific and fast (one forward and backward pass per case)
+THUMBNAIL_METHOD = "attention_rollout"  # default of :func:`thumbnail` (the Compare page's gallery)
 THUMBNAIL_OPACITY = 0.45
+
+
+def class_thumbnail(
+    classifier: Classifier, data_dir: Path, case: str, target: int, method: str = AUDIT_METHOD
+) -> tuple[Figure, str] | str:
+    """(figure, peak region) of a case with ``method``'s map for class ``target``, or why it cannot be drawn.
+
+    Args:
+        classifier: the model whose map is drawn.
+        data_dir: data root; ``case`` is relative to it.
+        case: path as in the predictions file, e.g. ``yes/Y1.jpg``.
+        target: class index explained (the predicted class: "why tumour" for a false positive).
+        method: registry key of the explanation method (default: gradient-weighted rollout).
+    """
+    try:
+        data = read_case(data_dir, case)
+    except CaseFileError as err:
+        return plain(err)
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        scan = resources.load_scan_cached(sha, data)
+    except ScanError as err:
+        return f"{plain(case)} cannot be read: {plain(err)}"
+    record = resources.explain_cached(
+        classifier.source, classifier.fingerprint, sha, data, method, target, ()
+    )
+    _, geometry = crop_and_resize(scan.image, classifier.preprocess)
+    heat = overlay_map(record, geometry)
+    peak = map_peak(heat)
+    region = peak_region(np.asarray(scan.image.convert("L"), dtype=np.float32), peak)
+    title = f"{case} · why {classifier.labels[target]}"
+    return figures_audit.build_thumbnail_figure(
+        scan.image, heat, title, opacity=THUMBNAIL_OPACITY, peak=peak
+    ), region
 
 
 def thumbnail(
@@ -70,42 +113,77 @@ def open_in_explain(case: str, split: str) -> None:
     st.switch_page(EXPLAIN_PAGE)
 
 
-def _card(classifier: Classifier, data_dir: Path, row: dict, split: str, positive: str) -> None:
-    target = classifier.labels.index(positive) if positive in classifier.labels else 0
-    drawn = thumbnail(classifier, data_dir, row["case"], target)
+def _card(classifier: Classifier, data_dir: Path, row: dict, positive: str) -> str | None:
+    predicted = row["predicted"]
+    target = classifier.labels.index(predicted) if predicted in classifier.labels else 0
+    drawn = class_thumbnail(classifier, data_dir, row["case"], target)
+    region = None
     if isinstance(drawn, str):
         st.warning(drawn)
     else:
+        fig, region = drawn
         with resources.LOCK:
-            st.pyplot(drawn)
+            st.pyplot(fig)
     p = row[f"P({positive})"]
-    st.caption(f"true: {row['true label']} · predicted: {row['predicted']} · P({positive}) = {p:.2f}")
-    if st.button("Open in Explain", key=f"error_audit.open.{row['case']}", icon=":material/open_in_new:"):
-        open_in_explain(row["case"], split)
+    peak = f" · map peak: {region}" if region else ""
+    st.caption(
+        f"{plain(row['split'])} · true: {row['true label']} · predicted: {predicted} · "
+        f"P({positive}) = {p:.2f}{peak}"
+    )
+    key = f"error_audit.open.{row['split']}.{row['case']}"
+    if st.button("Open in Explain", key=key, icon=":material/open_in_new:"):
+        open_in_explain(row["case"], row["split"])
+    return region
 
 
 def render_gallery(
-    cases: pd.DataFrame, finding: str, classifier: Classifier, data_dir: Path, split: str, positive: str
+    cases: pd.DataFrame, finding: str, classifier: Classifier, data_dir: Path, positive: str
 ) -> None:
-    """Thumbnails (scan + rollout overlay) of up to :data:`MAX_THUMBNAILS` cases with this finding.
+    """Thumbnails (scan + class-specific map) of up to :data:`MAX_THUMBNAILS` cases with this finding.
 
     Args:
-        cases: :func:`dashboard.tables.audit_cases` output (most confident errors first).
+        cases: :func:`dashboard.tables_audit.cases_with_cohorts` output, filtered (most confident first).
         finding: one of :data:`dashboard.tables.AUDIT_KINDS`.
         classifier: the selected model (draws the maps).
         data_dir: the data root the case paths are relative to.
-        split: the evaluation the cases come from (handed to Explain).
         positive: the positive class (its probability is the ``P(<positive>)`` column).
     """
     chosen = cases[cases["finding"] == finding].head(MAX_THUMBNAILS).to_dict("records")
     if not chosen:
-        st.caption(f"No {finding} at this threshold and band.")
+        st.caption(f"No {finding} at this threshold, band and cohort.")
         return
+    st.caption(f"Maps: {EXPLAINERS[AUDIT_METHOD].label} for the predicted class; ring: the map's peak.")
     columns = st.columns(GALLERY_COLUMNS)
+    peaks: Counter[str] = Counter()
     with st.spinner(f"Drawing {len(chosen)} maps…"):
         for i, row in enumerate(chosen):
             with columns[i % GALLERY_COLUMNS]:
-                _card(classifier, data_dir, row, split, positive)
+                if region := _card(classifier, data_dir, row, positive):
+                    peaks[region] += 1
+    if peaks:
+        st.markdown(
+            f"**Map peaks of these {sum(peaks.values())} {finding} cases:** "
+            + ", ".join(f"{n} {region}" for region, n in peaks.most_common())
+            + ". Peaks on the head edge or in the background suggest the model uses something other than "
+            "the brain."
+        )
     total = int((cases["finding"] == finding).sum())
     if total > len(chosen):
-        st.caption(f"Showing the {len(chosen)} most confident of {total}; the table below lists them all.")
+        st.caption(f"Showing the {len(chosen)} most confident of {total}; the table lists them all.")
+
+
+def show_cohort_filters(cases: pd.DataFrame) -> pd.DataFrame:
+    """Cohort multiselects (source, file format, image size) and the findings counted per cohort.
+
+    Returns:
+        The cases in the chosen cohorts.
+    """
+    columns = st.columns(len(tables_audit.FILTER_COLUMNS))
+    chosen = {}
+    for col, name in zip(columns, tables_audit.FILTER_COLUMNS, strict=True):
+        with col:
+            chosen[name] = widgets_audit.show_cohort_filter(name, sorted(cases[name].dropna().unique()))
+    kept = filter_cases(cases, chosen)
+    with st.expander("Findings per cohort (a pile-up in one value hints at a shortcut)"):
+        st.dataframe(tables_audit.findings_by_cohort(kept))
+    return kept

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-from collections.abc import Callable
 
 import streamlit as st
 
@@ -23,7 +22,7 @@ from model.explain_scan import MapRecord
 from model.inference import FirstLook
 from model.input_check import InputReferenceError
 from model.loading import Classifier
-from model.report import CaseReport, faithfulness_text, render_pdf, render_png
+from model.report import faithfulness_text
 from model.scan import Scan, ScanError
 from model.synthetic import phantom_image
 
@@ -207,33 +206,3 @@ def render_maps(
                 run(method)
             status.update(label="All maps ready", state="complete")
     return {EXPLAINERS[m].label: records[EXPLAINERS[m].label] for m in methods}, scores
-
-
-def _deferred(render: Callable[..., bytes], report: CaseReport, view: dict) -> Callable[[], bytes]:
-    def build() -> bytes:
-        with resources.LOCK:
-            return render(report, view["cmap"], view["opacity"])
-
-    return build
-
-
-def downloads(report: CaseReport, view: dict) -> None:
-    """PNG and PDF report buttons; the files are only rendered when clicked."""
-    a, b = st.columns(2)
-    stem = f"mri-explain-case-{report.scan_sha256[:10]}"
-    a.download_button(
-        "Download case (PNG)",
-        _deferred(render_png, report, view),
-        f"{stem}.png",
-        "image/png",
-        on_click="ignore",
-        icon=":material/image:",
-    )
-    b.download_button(
-        "Download report (PDF)",
-        _deferred(render_pdf, report, view),
-        f"{stem}.pdf",
-        "application/pdf",
-        on_click="ignore",
-        icon=":material/picture_as_pdf:",
-    )

@@ -292,3 +292,21 @@ def mask_cached(data_dir: str, sha256: str) -> NDArray | None:
         return load_mask(record) if record is not None else None
     except MaskError:
         return None
+
+
+# --- error-audit cohorts (issue 13) ---
+from model import cohorts  # noqa: E402
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cohorts_cached(eval_dir: str, name: str, mtime: float, data_dir: str | None) -> pd.DataFrame:
+    """Cohort attributes (split, source, file format, image size) of one evaluation's cases, from headers."""
+    ev = evaluation_cached(eval_dir, name, mtime)
+    folder = Path(data_dir) if data_dir else None
+    return cohorts.case_cohorts(ev.records, ev.name, str(ev.results.get("data") or "unknown"), folder)
+
+
+def case_cohorts(eval_dir: str | Path, ev: artifacts.Evaluation, data_dir: Path | None) -> pd.DataFrame:
+    """:func:`cohorts_cached` of ``ev`` through the cache."""
+    folder = str(data_dir) if data_dir else None
+    return cohorts_cached(str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), folder)

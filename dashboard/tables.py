@@ -39,14 +39,29 @@ def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+DEGENERATE = "degenerate"  # every bootstrap resample gave the same value: the interval measures no spread
+DEGENERATE_NOTE = (
+    "An interval marked *degenerate* has zero width: every bootstrap resample gave the same value (e.g. all "
+    "healthy scans right), which says the split is too small to measure the spread, not that it is certain."
+)
+
+
+def is_degenerate(low: object, high: object) -> bool:
+    """Whether an interval is a single point (both ends finite and equal)."""
+    return _finite(low) and _finite(high) and math.isclose(low, high, abs_tol=1e-12)
+
+
 def format_interval(
     value: float, low: float | None = None, high: float | None = None, digits: int = 2
 ) -> str:
-    """``"0.85 (0.78–0.91)"``; the value alone when the interval is missing; ``"n/a"`` when undefined."""
+    """``"0.85 (0.78–0.91)"``; ``"1.00 (1.00–1.00, degenerate)"`` for a zero-width interval; the value alone
+    when the interval is missing; ``"n/a"`` when undefined."""
     if not _finite(value):
         return NOT_AVAILABLE
     text = f"{value:.{digits}f}"
-    if _finite(low) and _finite(high):
+    if is_degenerate(low, high):
+        text += f" ({low:.{digits}f}–{high:.{digits}f}, {DEGENERATE})"
+    elif _finite(low) and _finite(high):
         text += f" ({low:.{digits}f}–{high:.{digits}f})"
     return text
 
@@ -77,6 +92,7 @@ def headline(ev: Evaluation, calibrated: bool = False) -> list[tuple[str, str, s
     for name in HEADLINE:
         value, (low, high) = view["metrics"][name], (view.get("ci95") or {}).get(name, (None, None))
         interval = f"95% CI {low:.2f}–{high:.2f}" if _finite(low) and _finite(high) else "no interval"
+        interval += f" ({DEGENERATE})" if is_degenerate(low, high) else ""
         out.append((METRIC_NAMES[name], format_interval(value), interval))
     return out
 

@@ -50,6 +50,9 @@ SCALARS = (
 )
 # The scalars where a smaller value is the better model (errors and calibration gaps); all others: larger.
 LOWER_IS_BETTER = ("brier", "nll", "ece")
+# The scalars that do not depend on the decision threshold: rankings (ROC-AUC, PR-AUC) and scores of the
+# probabilities themselves (Brier, NLL, top-label ECE). Every other scalar changes when the threshold moves.
+THRESHOLD_FREE = frozenset({"roc_auc", "pr_auc", "brier", "nll", "ece"})
 NAN = float("nan")
 
 
@@ -303,6 +306,38 @@ def record_arrays(
     if unknown:
         raise ValueError(f"records hold labels {unknown} that are not among {list(labels)}.")
     return records["label"].map(index).to_numpy(np.int64), records[columns].to_numpy(np.float64)
+
+
+def confusion_at(
+    records: pd.DataFrame,
+    labels: Sequence[str],
+    positive: str = POSITIVE_LABEL,
+    threshold: float = 0.5,
+    calibrated: bool = False,
+) -> NDArray[np.int64]:
+    """Confusion counts of per-case records at one threshold, without intervals (fast: no bootstrap).
+
+    Args:
+        records: per-case records as for :func:`compute_metrics`.
+        labels: K class names in index order.
+        positive: the positive class; predicted when its probability >= ``threshold``.
+        threshold: decision threshold in [0, 1].
+        calibrated: use the temperature-scaled probabilities.
+
+    Returns:
+        (K, K) int64 counts, rows = true label, columns = predicted label (as ``compute_metrics``).
+
+    Raises:
+        ValueError: unknown positive class, missing columns or a threshold outside [0, 1].
+    """
+    if positive not in labels:
+        raise ValueError(f"positive class '{positive}' is not one of {list(labels)}.")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
+    y, probs = record_arrays(records, labels, calibrated)
+    k = len(labels)
+    pred = predict_indices(probs, list(labels).index(positive), threshold)
+    return np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)
 
 
 def compute_metrics(

@@ -1,8 +1,8 @@
-"""One-case report: the scan, the model's answer, the explanation maps and the settings, as PNG and PDF.
+"""One-case report: the scan, the model's answer, the explanation maps and the settings.
 
-Everything is drawn with matplotlib's object-oriented API (no pyplot state) and the PDF is written with
-``matplotlib.backends.backend_pdf`` (no extra dependency). The PDF's metadata repeats the disclaimer and the
-model fingerprint, so a report that leaves the app keeps both even if the page is cropped.
+Everything is drawn with matplotlib's object-oriented API (no pyplot state). This module draws the one-image
+PNG snapshot and the pieces that the printable PDF (:mod:`model.report_pdf`, A4 or Letter pages) reuses. No
+local absolute path is drawn (:func:`model.report_text.scrub_paths`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from PIL import Image
@@ -22,6 +21,7 @@ from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
 from model.explain_scan import MapRecord
 from model.inference import Prediction
 from model.preprocess import Geometry
+from model.report_text import model_label, scrub_paths
 
 DISCLAIMER = "Research and teaching tool — not for diagnosis. Do not use it to make clinical decisions."
 COLOURBAR_LABEL = "relevance (× uniform: 1 = an average patch)"
@@ -131,11 +131,10 @@ def _text_block(report: CaseReport) -> str:
     lines += [f"Input warning: {w}" for w in report.warnings]
     lines += [f"{k}: {v}" for k, v in report.settings.items()]
     lines += [
-        f"Model: {report.model_source}",
-        f"Model fingerprint: {report.fingerprint}",
+        f"Model: {model_label(report.model_source, report.fingerprint)}",
         f"Scan sha256: {report.scan_sha256[:16]}…",
     ]
-    return "\n".join(lines)
+    return "\n".join(scrub_paths(x) for x in lines)  # a report leaves the machine: no local paths
 
 
 def build_case_figure(report: CaseReport, cmap: str = "inferno", opacity: float = 0.5) -> Figure:
@@ -172,19 +171,4 @@ def render_png(report: CaseReport, cmap: str = "inferno", opacity: float = 0.5) 
     fig = build_case_figure(report, cmap, opacity)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=PNG_DPI)
-    return buf.getvalue()
-
-
-def render_pdf(report: CaseReport, cmap: str = "inferno", opacity: float = 0.5) -> bytes:
-    """The case report as a one-page PDF; metadata carries the disclaimer and the model fingerprint."""
-    fig = build_case_figure(report, cmap, opacity)
-    buf = io.BytesIO()
-    meta = {
-        "Title": f"mri-explain case report ({report.prediction.predicted_label})",
-        "Subject": DISCLAIMER,
-        "Keywords": f"model fingerprint {report.fingerprint}; scan sha256 {report.scan_sha256}",
-        "Creator": "mri-explain",
-    }
-    with PdfPages(buf, metadata=meta) as pdf:
-        pdf.savefig(fig)
     return buf.getvalue()

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import answer_view, explain_view, layout, resources, settings, widgets, widgets_eval
+from dashboard import (
+    answer_view,
+    explain_view,
+    layout,
+    report_view,
+    resources,
+    settings,
+    widgets,
+    widgets_eval,
+)
 from model.report import CaseReport
 
 layout.page_header(
@@ -65,7 +74,7 @@ settings_shown = {
 }
 if match is not None:
     settings_shown["Known scan"] = match.sentence()
-explain_view.downloads(
+report_view.downloads(
     CaseReport(
         scan.image,
         look.prediction,
@@ -79,4 +88,5 @@ explain_view.downloads(
         flags,
     ),
     view,
+    name,
 )

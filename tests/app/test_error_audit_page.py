@@ -21,7 +21,7 @@ KINDS = ("false positive", "false negative", "low confidence")
 
 
 def _listed(at) -> dict[str, set[str]]:
-    frame = at.dataframe[0].value
+    frame = next(d.value for d in at.dataframe if "case" in d.value.columns)  # the list, not the counts
     return {kind: set(frame["case"][frame["finding"] == kind]) for kind in KINDS}
 
 
@@ -52,7 +52,7 @@ def test_gallery_draws_one_map_per_listed_case_and_tabs_count_them(spread_env, a
 def test_open_in_explain_hands_the_case_over(spread_env, app_test):
     at = app_test(PAGE)
     case = sorted(_by_hand(spread_env.records, 0.5, (0.35, 0.65))["false negative"])[0]
-    at.button(key=f"error_audit.open.{case}").click().run()
+    at.button(key=f"error_audit.open.test.{case}").click().run()
     assert not at.exception
     assert at.session_state["explain.case_path"] == case
     assert at.selectbox(key="explain.case_path").value == case  # the Explain page shows that case

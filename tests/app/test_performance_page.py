@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,18 +29,26 @@ def _shown_counts(at) -> list[list[int]]:
 
 
 def _shown_metric(at, name: str) -> str:
-    return at.table[1].value.loc[name, "value (95% interval)"]
+    return at.dataframe[1].value.loc[name, "test (n=12)"]
 
 
-def test_page_shows_split_table_and_four_figures(spread_env, app_test):
+def test_page_separates_threshold_free_from_threshold_dependent_metrics(spread_env, app_test):
     at = app_test(PAGE)
     assert not at.exception
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["validation (n=6)", "test (n=12)", "external (n=12)"]
+    free, dependent = at.dataframe[0].value, at.dataframe[1].value
+    assert (
+        list(free.columns)
+        == list(dependent.columns)
+        == ["validation (n=6)", "test (n=12)", "external (n=12)"]
+    )
+    assert "ROC-AUC" in free.index and "Accuracy" not in free.index
+    assert "Accuracy" in dependent.index and "ROC-AUC" not in dependent.index
+    assert dependent.index.name == "at threshold 0.50 (95% interval)"
     records = spread_env.records
     accuracy = np.mean((records["p_tumor"] >= 0.5) == (records["label"] == "tumor"))  # 6 of 12 right
-    assert table.loc["Accuracy", "test (n=12)"].startswith(f"{accuracy:.2f} (")
-    assert len(at.main.get("image")) == 4  # confusion, ROC, PR, reliability
+    assert dependent.loc["Accuracy", "test (n=12)"].startswith(f"{accuracy:.2f} (")
+    # score distribution, every split's matrices, ROC, PR, reliability
+    assert len(at.main.get("image")) == 5
 
 
 @pytest.mark.parametrize("threshold", [0.30, 0.70])
@@ -52,6 +61,22 @@ def test_threshold_slider_recomputes_the_confusion_matrix(spread_env, app_test, 
     assert _shown_counts(at) == counts != [[4, 2], [2, 4]]
     sensitivity = counts[1][1] / sum(counts[1])
     assert _shown_metric(at, "Sensitivity (tumour recall)").startswith(f"{sensitivity:.2f}")
+    assert at.dataframe[1].value.index.name == f"at threshold {threshold:.2f} (95% interval)"
+    assert at.dataframe[0].value.equals(app_test(PAGE).dataframe[0].value)  # threshold-free: unchanged
+
+
+@pytest.mark.parametrize("threshold", [0.30, 0.70])
+def test_the_caption_under_the_slider_follows_it(spread_env, app_test, threshold):
+    at = app_test(PAGE)
+    at.slider(key="performance.threshold").set_value(threshold).run()
+    records = spread_env.records
+    called = int((records["p_tumor"] >= threshold).sum())
+    captions = [c.value for c in at.caption if c.value.startswith("At threshold")]
+    assert captions == [c for c in captions if f"At threshold {threshold:.2f}, {called} of 12 scans" in c]
+    assert len(captions) == 1
+    assert "Every split at threshold" not in " ".join(h.value for h in at.subheader) or any(
+        f"Every split at threshold {threshold:.2f}" == h.value for h in at.subheader
+    )
 
 
 def test_calibrated_toggle_uses_the_temperature_scaled_probabilities(spread_env, app_test):
@@ -92,3 +117,16 @@ def test_a_corrupt_evaluation_is_named_and_the_others_still_shown(
     assert not at.exception
     assert any("'validation'" in w.value and "model.evaluate" in w.value for w in at.warning)
     assert list(at.dataframe[0].value.columns) == ["test (n=12)", "external (n=12)"]
+
+
+def test_degenerate_intervals_of_the_bundled_evaluation_are_shown_as_such(app_env, app_test, monkeypatch):
+    bundled = Path(__file__).resolve().parents[2] / "artifacts" / "eval"
+    monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(bundled))
+    at = app_test(PAGE)
+    assert not at.exception
+    dependent = at.dataframe[1].value
+    column = next(c for c in dependent.columns if c.startswith("pool-holdout"))
+    assert dependent.loc["Specificity", column] == "1.00 (1.00–1.00, degenerate)"  # 21 of 21 healthy right
+    assert any("degenerate" in c.value and "zero width" in c.value for c in at.caption)
+    # every split's matrix and the score distribution are drawn for the bundled evaluation too
+    assert len(at.main.get("image")) == 5

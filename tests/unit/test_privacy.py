@@ -24,6 +24,7 @@ import pytest
 from matplotlib.text import Text
 
 from model import report as report_module
+from model.report_pdf import PrintOptions, render_report_pdf
 
 # The Explain-page fixtures of tests/app/conftest.py, imported so pytest offers them here (hence F401/F811).
 # ruff: noqa: F811
@@ -152,12 +153,12 @@ def all_logs():
 
 
 def test_dicom_patient_tags_never_reach_page_logs_or_report(app_env, app_test, monkeypatch, capfd, all_logs):
-    from dashboard import explain_view
+    from dashboard import report_view
 
     reports = []
-    real_downloads = explain_view.downloads
+    real_downloads = report_view.downloads
     monkeypatch.setattr(
-        explain_view, "downloads", lambda rep, view: (reports.append(rep), real_downloads(rep, view))
+        report_view, "downloads", lambda rep, *args: (reports.append(rep), real_downloads(rep, *args))
     )
     at = _upload(app_test(PAGE), "patient.dcm", _patient_dicom())
     assert not at.exception and at.metric and len(reports) == 1
@@ -170,7 +171,7 @@ def test_dicom_patient_tags_never_reach_page_logs_or_report(app_env, app_test, m
     assert _leaks(repr(rep)) == [], "patient data in the report contents"
     texts = " ".join(t.get_text() for t in report_module.build_case_figure(rep).findobj(Text))
     assert report_module.DISCLAIMER in texts and _leaks(texts) == []
-    pdf = _pdf_text(report_module.render_pdf(rep))
+    pdf = _pdf_text(render_report_pdf(rep, PrintOptions("patient.dcm")))
     assert rep.fingerprint.encode() in pdf  # the search sees the PDF's metadata
     assert _leaks(pdf) == [] and _leaks(report_module.render_png(rep)) == []
 

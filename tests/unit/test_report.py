@@ -11,7 +11,8 @@ from PIL import Image
 
 from model.explain_scan import explain_image
 from model.inference import first_look
-from model.report import DISCLAIMER, CaseReport, build_case_figure, overlay_map, render_pdf, render_png
+from model.report import DISCLAIMER, CaseReport, build_case_figure, overlay_map, render_png
+from model.report_pdf import render_report_pdf
 from model.synthetic import phantom_image
 
 FINGERPRINT = "fa11ba5e0123"
@@ -44,7 +45,7 @@ def _pdf_string(pdf: bytes, key: str) -> str:
 
 
 def test_pdf_has_header_disclaimer_and_fingerprint(report):
-    pdf = render_pdf(report)
+    pdf = render_report_pdf(report)
     assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
     assert _pdf_string(pdf, "Subject") == DISCLAIMER
     assert FINGERPRINT in _pdf_string(pdf, "Keywords")
