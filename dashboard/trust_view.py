@@ -8,6 +8,7 @@ order/filter control, a line under each map) and the Explanation-quality page (t
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -103,6 +104,14 @@ def verdict_caption(verdicts: dict[str, tr.MethodTrust]) -> str:
         "map depends on the weights, not that it names what the model uses."
     )
     return text if tr.can_rank(verdicts) else f"{text}\n\n{TOO_WIDE}"
+
+
+def show_verdicts(folder: Path) -> None:
+    """The Explanation-quality page's verdict table for the summary in ``folder`` (already readable)."""
+    st.subheader("Verdict per method: better than a random ranking, and than chance?")
+    verdicts = resources.trust_cached(str(folder), resources.file_mtime(folder / SUMMARY_JSON))
+    st.dataframe(trust_frame(verdicts))
+    st.caption(verdict_caption(verdicts))
 
 
 def order_methods(
