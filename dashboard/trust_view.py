@@ -120,18 +120,11 @@ def order_methods(
     """The chosen methods, most trusted first when ``order == "trust"``, without failing ones if asked."""
     if not verdicts:
         return methods
-    keep = [
-        m
-        for m in methods
-        if not (hide_failing and m in verdicts and tr.FAILS in (verdicts[m].faithfulness, _loc(verdicts[m])))
-    ]
+    keep = [m for m in methods if not (hide_failing and m in verdicts and verdicts[m].fails)]
     if order != "trust":
         return keep
-    return sorted(keep, key=lambda m: verdicts[m].rank if m in verdicts else (1, 1, 1), reverse=True)
-
-
-def _loc(t: tr.MethodTrust) -> str:
-    return tr.FAILS if t.localisation == tr.WORSE else t.localisation
+    unknown = (1, tr.FAITHFULNESS_RANK[tr.UNKNOWN], tr.COMPARISON_RANK[tr.UNKNOWN], 1)  # no saved verdict
+    return sorted(keep, key=lambda m: verdicts[m].rank if m in verdicts else unknown, reverse=True)
 
 
 def show_trust(classifier: Classifier, methods: list[str]) -> tuple[list[str], dict]:

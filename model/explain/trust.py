@@ -95,10 +95,20 @@ class MethodTrust:
     sanity_passed: bool | None
 
     @property
-    def rank(self) -> tuple[int, int, int]:
-        """Sort key, larger = more trusted: faithfulness, then localisation, then the sanity check."""
+    def fails(self) -> bool:
+        """Evidence against the method: worse than a random ranking, or off the tumour more than chance."""
+        return self.faithfulness == FAILS or self.localisation == WORSE
+
+    @property
+    def rank(self) -> tuple[int, int, int, int]:
+        """Sort key, larger = more trusted: no failure, faithfulness, localisation, then the sanity check."""
         sanity = {True: 2, None: 1, False: 0}[self.sanity_passed]
-        return FAITHFULNESS_RANK[self.faithfulness], COMPARISON_RANK[self.localisation], sanity
+        return (
+            int(not self.fails),
+            FAITHFULNESS_RANK[self.faithfulness],
+            COMPARISON_RANK[self.localisation],
+            sanity,
+        )
 
 
 def compare_paired(
