@@ -82,7 +82,8 @@ def trust_frame(verdicts: dict[str, tr.MethodTrust]) -> pd.DataFrame:
     for t in verdicts.values():
         sanity = {True: "pass", False: "fail"}.get(t.sanity_passed, "not checked")
         rows[t.label] = {
-            "faithfulness": f"{ICONS[t.faithfulness]} {t.faithfulness}",
+            "verdict": f"{ICONS[t.overall]} {t.overall}",
+            "faithfulness": t.faithfulness,
             "deletion gain vs random ↑": _gain(t.deletion),
             "insertion gain vs random ↑": _gain(t.insertion),
             "localisation": LOCALISATION_WORDS.get(t.localisation, t.localisation),
@@ -194,7 +195,7 @@ def trust_line(method: str, verdicts: dict[str, tr.MethodTrust] | None) -> str |
     if t is None:
         return None
     where = LOCALISATION_WORDS.get(t.localisation, "localisation not measured")
-    return f"{ICONS[t.faithfulness]} on this model: faithfulness {t.faithfulness}, localisation {where}"
+    return f"{ICONS[t.overall]} on this model: faithfulness {t.faithfulness}, localisation {where}"
 
 
 def delta_text(record: MapRecord) -> tuple[str, bool] | None:
@@ -207,7 +208,7 @@ def delta_text(record: MapRecord) -> tuple[str, bool] | None:
     change = record.extras.get("logit", math.nan) - record.extras.get("baseline_logit", math.nan)
     if rel is None:
         return f"convergence delta {delta:+.3g} ({steps} steps; the score barely changes)", False
-    text = f"convergence delta {delta:+.3g} = {rel:.1%} of the score change {change:+.3g} ({steps} steps)"
+    text = f"convergence delta {delta:+.3g} = {rel:.1%} of the logit change {change:+.3g} ({steps} steps)"
     return text, rel > MAX_RELATIVE_DELTA
 
 

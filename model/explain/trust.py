@@ -42,7 +42,7 @@ MEANINGS = {
     SUPPORTED: "beats a random patch ranking on both deletion and insertion",
     MIXED: "beats a random ranking on one curve; the other cannot tell",
     UNPROVEN: "not distinguishable from a random patch ranking on these scans",
-    FAILS: "worse than a random patch ranking",
+    FAILS: "worse than a random patch ranking, or (as the overall verdict) off the tumour more than chance",
     UNKNOWN: "not measured for this model",
     BETTER: "better than chance",
     WORSE: "worse than chance",
@@ -98,6 +98,11 @@ class MethodTrust:
     def fails(self) -> bool:
         """Evidence against the method: worse than a random ranking, or off the tumour more than chance."""
         return self.faithfulness == FAILS or self.localisation == WORSE
+
+    @property
+    def overall(self) -> str:
+        """One word for the method: :data:`FAILS` when there is evidence against it, else its faithfulness."""
+        return FAILS if self.fails else self.faithfulness
 
     @property
     def rank(self) -> tuple[int, int, int, int]:
@@ -159,7 +164,8 @@ def weaker(*words: str) -> str:
 
 def _paired(cases: pd.DataFrame, method: str) -> pd.DataFrame:
     """One row per scan and target: the method's scores beside the random ranking's (suffix ``_random``)."""
-    keys = ["sha256", "target"]
+    # A scan's path is unique; its hash is not (exact duplicates sit in one split under two names).
+    keys = ["path" if "path" in cases else "sha256", "target"]
     mine = cases[cases["method"] == method]
     random = cases.loc[cases["method"] == RANDOM_REFERENCE, [*keys, "deletion_auc", "insertion_auc"]]
     return mine.merge(random, on=keys, how="left", suffixes=("", "_random"))

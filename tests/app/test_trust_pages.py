@@ -100,6 +100,7 @@ def test_quality_page_states_a_verdict_against_random_and_says_when_it_cannot_ra
     assert verdicts.loc[good, "faithfulness"].endswith(tr.SUPPORTED)
     assert not verdicts.loc[near, "faithfulness"].endswith(tr.SUPPORTED)  # near random: no green light
     assert verdicts.loc[bad, "localisation"] == "below chance"
+    assert verdicts.loc[bad, "verdict"].endswith(tr.FAILS)  # off the tumour: no green light either
     assert verdicts.loc[near, "deletion gain vs random ↑"].endswith((tr.UNCLEAR, tr.WORSE))
     assert " to " in verdicts.loc[near, "deletion gain vs random ↑"]  # the interval of the difference
 
@@ -112,7 +113,7 @@ def test_quality_page_says_when_intervals_are_too_wide_to_rank(app_env, app_test
     at = app_test(QUALITY)
     assert not at.exception
     assert "too wide to rank" in _captions(at)
-    assert "✅" not in " ".join(at.dataframe[0].value["faithfulness"])
+    assert "✅" not in " ".join(at.dataframe[0].value["verdict"])
 
 
 def test_explain_shows_trust_per_method_and_orders_and_filters_by_it(trust_env, app_test, phantom_png):

@@ -94,6 +94,13 @@ def test_issue_run_gets_no_pass_and_gradcam_is_below_chance():
     assert tr.can_rank(verdicts)  # occlusion's gains are clear of the others'
 
 
+def test_exact_duplicates_are_paired_by_path_not_hash():
+    summary = _summary(CLEAR)
+    cases = summary.cases.assign(sha256="same", path=[f"p{i // 2}" for i in range(len(summary.cases))])
+    t = tr.method_trust(ExplanationSummary(summary.summary, pd.DataFrame(), cases, Path(".")), "occlusion")
+    assert t.deletion.n == N_SCANS and t.pointing.gain == pytest.approx(0.9)
+
+
 def test_too_wide_to_rank_is_said():
     verdicts = tr.summary_trust(_summary(ISSUE))
     assert not tr.can_rank(verdicts)
