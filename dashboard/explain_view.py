@@ -170,7 +170,7 @@ def _fill(
             st.pyplot(fig)
         notes = [trust_view.score_text(score)] if score else []
         notes += ["no evidence for this class anywhere (empty map)"] if not record.values.any() else []
-        notes += trust_view.map_notes(method, record, view)
+        notes += trust_view.map_notes(method, record, view, look.geometry)
         st.caption(" · ".join(notes) or EXPLAINERS[method].description.split(". ")[0] + ".")
         trust_view.show_delta(record)
     return record, score

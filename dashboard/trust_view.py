@@ -10,17 +10,21 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+from numpy.typing import NDArray
 
 from dashboard import figures, figures_trust, resources, settings, widgets_trust
 from dashboard.safe_text import plain
 from model.explain import trust as tr
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
+from model.explain.quality import localisation
 from model.explain.registry import EXPLAINERS
 from model.explain.summary import EVAL_SUBDIR, SUMMARY_JSON, ExplanationArtifactError
 from model.explain_scan import MapRecord
 from model.loading import Classifier
+from model.preprocess import Geometry
 
 # Integrated Gradients: a convergence delta above this share of the logit change f(scan) - f(baseline)
 # means the path integral is not converged (Sundararajan et al. suggest within 5 %).
@@ -239,9 +243,24 @@ def build_map(scan_image: object, record: MapRecord, geometry: object, title: st
     )
 
 
-def map_notes(method: str, record: MapRecord, view: dict) -> list[str]:
-    """Caption parts under a map: its trust verdict on this model, and a signed view without a sign."""
+def scan_localisation(record: MapRecord, geometry: Geometry, outline: NDArray[np.bool_] | None) -> str | None:
+    """On a scan with a tumour outline: whether this map's peak hits it and its relevance inside vs area."""
+    if outline is None or not outline.any() or record.values.sum() == 0:
+        return None
+    try:
+        loc = localisation(record.heatmap(), geometry, outline)
+    except ValueError:  # a mask drawn for another size of this scan: say nothing rather than guess
+        return None
+    hit = "peak inside the outline" if loc.hit else "peak outside the outline"
+    share = f"{loc.mask_share:.0%} of the relevance inside it (its area: {loc.area_share:.0%})"
+    return f"on this scan: {hit}, {share}"
+
+
+def map_notes(method: str, record: MapRecord, view: dict, geometry: Geometry | None = None) -> list[str]:
+    """Caption parts under a map: trust on this model, localisation on this scan, a sign-less signed view."""
     notes = [line] if (line := trust_line(method, view.get("trust"))) else []
+    if geometry is not None and (here := scan_localisation(record, geometry, view.get("outline"))):
+        notes.append(here)
     if view.get("signed") and not figures_trust.has_negative_evidence(record):
         notes.append("no evidence against the class in this map (magnitude-only or all positive)")
     return notes

@@ -178,3 +178,23 @@ def test_ig_delta_is_flagged_when_large_relative_to_the_score_change():
 
 def test_only_perceptually_uniform_colour_maps_are_offered():
     assert set(figures.COLOUR_MAPS) <= {"inferno", "viridis", "magma", "cividis", "plasma"}
+
+
+def test_scan_localisation_says_whether_this_map_hits_the_outline(tiny_classifier):
+    image = phantom_image(3, (64, 64), tumour=True)
+    _, geometry = preprocess(image, tiny_classifier.preprocess)
+    values = np.zeros((4, 4), np.float32)
+    values[0, 0] = 1.0  # all relevance in the top-left patch
+    record = MapRecord(values, "patch", "m", 1, tuple(geometry.input_size))
+    top, left, bottom, right = geometry.crop_box
+    on = np.zeros(geometry.original_size, bool)
+    on[top : top + (bottom - top) // 4, left : left + (right - left) // 4] = True
+    off = np.zeros_like(on)
+    off[bottom - 4 : bottom, right - 4 : right] = True
+    assert "peak inside the outline, 100% of the relevance" in trust_view.scan_localisation(
+        record, geometry, on
+    )
+    assert "peak outside the outline, 0% of the relevance" in trust_view.scan_localisation(
+        record, geometry, off
+    )
+    assert trust_view.scan_localisation(record, geometry, None) is None
