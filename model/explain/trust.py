@@ -130,8 +130,9 @@ def compare_paired(
     Returns:
         :class:`Comparison`; ``word`` is :data:`UNKNOWN` below :data:`MIN_PAIRED_SCANS` paired scans.
     """
-    v = np.asarray(values, dtype=np.float64)
-    r = np.asarray(references, dtype=np.float64)
+    # Saved files are untrusted input: anything that is not a number counts as not measured.
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    r = pd.to_numeric(pd.Series(references), errors="coerce").to_numpy(np.float64)
     keep = np.isfinite(v) & np.isfinite(r)
     if keep.sum() < MIN_PAIRED_SCANS:
         return Comparison(math.nan, (math.nan, math.nan), math.nan, math.nan, int(keep.sum()), UNKNOWN)
@@ -166,6 +167,8 @@ def _paired(cases: pd.DataFrame, method: str) -> pd.DataFrame:
     """One row per scan and target: the method's scores beside the random ranking's (suffix ``_random``)."""
     # A scan's path is unique; its hash is not (exact duplicates sit in one split under two names).
     keys = ["path" if "path" in cases else "sha256", "target"]
+    if not {"method", *keys} <= set(cases.columns):
+        return pd.DataFrame(columns=keys)
     mine = cases[cases["method"] == method]
     random = cases.loc[cases["method"] == RANDOM_REFERENCE, [*keys, "deletion_auc", "insertion_auc"]]
     return mine.merge(random, on=keys, how="left", suffixes=("", "_random"))
@@ -184,7 +187,7 @@ def method_trust(summary: ExplanationSummary, method: str) -> MethodTrust:
     rows = _paired(summary.cases, method)
     col = rows.get
     nan = pd.Series(np.nan, index=rows.index)
-    g = rows["group"] if "group" in rows else rows["sha256"]
+    g = rows["group"] if "group" in rows else rows[rows.columns[0]]
     deletion = compare_paired(col("deletion_auc", nan), col("deletion_auc_random", nan), g, False)
     insertion = compare_paired(col("insertion_auc", nan), col("insertion_auc_random", nan), g, True)
     pointing = compare_paired(col("pointing_hit", nan), col("chance_hit", nan), g, True)

@@ -197,3 +197,12 @@ def test_scan_localisation_says_whether_this_map_hits_the_outline(tiny_classifie
         record, geometry, off
     )
     assert trust_view.scan_localisation(record, geometry, None) is None
+
+
+def test_hostile_cases_give_unknown_not_an_error():
+    summary = _summary(CLEAR)
+    junk = summary.cases.assign(deletion_auc="=cmd|' /C calc'!A0", pointing_hit="yes")
+    t = tr.method_trust(ExplanationSummary(summary.summary, pd.DataFrame(), junk, Path(".")), "occlusion")
+    assert t.deletion.word == tr.UNKNOWN and t.pointing.word == tr.UNKNOWN and t.insertion.word == tr.BETTER
+    bare = ExplanationSummary(summary.summary, pd.DataFrame(), pd.DataFrame({"x": [1]}), Path("."))
+    assert tr.method_trust(bare, "occlusion").overall == tr.UNKNOWN
