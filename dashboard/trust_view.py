@@ -155,6 +155,8 @@ def show_trust(classifier: Classifier, methods: list[str]) -> tuple[list[str], d
     shown = order_methods(methods, verdicts, order, hide)
     if hidden := [EXPLAINERS[m].label for m in methods if m not in shown]:
         st.caption("Hidden (fail on this model): " + ", ".join(hidden))
+        if not shown:
+            st.info("Every chosen method fails on this model; turn off the hide toggle to see them anyway.")
     return shown, {"trust": verdicts, "order": order, "signed": signed}
 
 
