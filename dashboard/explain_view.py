@@ -14,7 +14,7 @@ import io
 
 import streamlit as st
 
-from dashboard import figures, layout, resources, settings, widgets
+from dashboard import layout, resources, settings, trust_view, widgets
 from dashboard.safe_text import plain
 from model.case_files import CaseFileError, read_case
 from model.explain.registry import EXPLAINERS
@@ -22,7 +22,6 @@ from model.explain_scan import MapRecord
 from model.inference import FirstLook
 from model.input_check import InputReferenceError
 from model.loading import Classifier
-from model.report import faithfulness_text
 from model.scan import Scan, ScanError
 from model.synthetic import phantom_image
 
@@ -129,12 +128,20 @@ def quality_warning(classifier: Classifier, sha: str, data: bytes) -> tuple[str,
 
 
 def map_record(
-    classifier: Classifier, sha: str, data: bytes, look: FirstLook, method: str, target: int
+    classifier: Classifier,
+    sha: str,
+    data: bytes,
+    look: FirstLook,
+    method: str,
+    target: int,
+    params: tuple = (),
 ) -> MapRecord:
     """A method's map for the target class; rollout reuses the first forward pass (it is class-agnostic)."""
     if method == look.rollout.method:
         return dataclasses.replace(look.rollout, target=target)
-    return resources.explain_cached(classifier.source, classifier.fingerprint, sha, data, method, target, ())
+    return resources.explain_cached(
+        classifier.source, classifier.fingerprint, sha, data, method, target, params
+    )
 
 
 def _fill(
@@ -146,28 +153,24 @@ def _fill(
     target: int,
     view: dict,
 ) -> tuple[MapRecord, dict | None]:
-    record = map_record(classifier, scan.sha256, view["data"], look, method, target)
+    params = trust_view.method_params(method)
+    record = map_record(classifier, scan.sha256, view["data"], look, method, target, params)
     score = None
     if view["score"]:
         curves = resources.faithfulness_cached(
-            classifier.source, classifier.fingerprint, scan.sha256, view["data"], method, target, ()
+            classifier.source, classifier.fingerprint, scan.sha256, view["data"], method, target, params
         )
         score = {"deletion": curves.deletion_auc, "insertion": curves.insertion_auc}
-    fig = figures.build_map_figure(
-        scan.image,
-        record,
-        look.geometry,
-        EXPLAINERS[method].label,
-        view["cmap"],
-        view["opacity"],
-        view.get("outline"),
-    )
+        score = trust_view.score_with_reference(classifier, scan.sha256, view["data"], target, score)
+    fig = trust_view.build_map(scan.image, record, look.geometry, EXPLAINERS[method].label, view)
     with slot.container():
         with resources.LOCK:
             st.pyplot(fig)
-        notes = [faithfulness_text(score)] if score else []
+        notes = [trust_view.score_text(score)] if score else []
         notes += ["no evidence for this class anywhere (empty map)"] if not record.values.any() else []
+        notes += trust_view.map_notes(method, record, view, look.geometry)
         st.caption(" · ".join(notes) or EXPLAINERS[method].description.split(". ")[0] + ".")
+        trust_view.show_delta(record)
     return record, score
 
 
@@ -182,9 +185,9 @@ def render_maps(
     Returns:
         (method label -> map, method label -> {"deletion", "insertion"}) for the report.
     """
-    with resources.LOCK:
-        st.pyplot(figures.build_colourbar_figure(view["cmap"]), width=520)
-    ordered = sorted(methods, key=lambda m: EXPLAINERS[m].speed != "fast")
+    trust_view.show_scale(view)
+    by_speed = sorted(methods, key=lambda m: EXPLAINERS[m].speed != "fast")
+    ordered = methods if view.get("order") == "trust" else by_speed
     columns = [c for _ in range(0, len(ordered), MAP_COLUMNS) for c in st.columns(MAP_COLUMNS)]
     slots = {m: col.empty() for m, col in zip(ordered, columns, strict=False)}
     records, scores = {}, {}

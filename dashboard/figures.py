@@ -20,7 +20,9 @@ from model.explain_scan import MapRecord
 from model.preprocess import Geometry
 from model.report import COLOURBAR_LABEL, draw_overlay, overlay_map
 
-COLOUR_MAPS = ("inferno", "viridis", "magma", "turbo", "jet")
+# Perceptually uniform sequential maps only: equal steps in value look like equal steps in colour, and they
+# stay ordered in grey print. Rainbow maps (jet, turbo) put false edges into smooth maps and are not offered.
+COLOUR_MAPS = ("inferno", "viridis", "magma", "cividis", "plasma")
 MAP_SIZE_IN = (3.2, 3.2)
 
 

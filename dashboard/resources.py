@@ -310,3 +310,23 @@ def case_cohorts(eval_dir: str | Path, ev: artifacts.Evaluation, data_dir: Path 
     """:func:`cohorts_cached` of ``ev`` through the cache."""
     folder = str(data_dir) if data_dir else None
     return cohorts_cached(str(eval_dir), ev.name, results_mtime(eval_dir, ev.name), folder)
+
+
+# --- trust in a map (issue 13): saved verdicts per method, the random-ranking reference of one scan ---
+from model.explain import reference, trust  # noqa: E402
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def trust_cached(directory: str, mtime: float) -> dict[str, trust.MethodTrust]:
+    """Per-method trust verdicts of the summary in ``directory`` (raises ``ExplanationArtifactError``)."""
+    return trust.summary_trust(explanation_summary_cached(directory, mtime))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def reference_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, target: int
+) -> reference.ScoreReference:
+    """What a random patch ranking scores on this scan and class (shared by every method's scores)."""
+    classifier = load_classifier_cached(source)
+    with LOCK:
+        return reference.random_reference(classifier, load_scan_cached(sha256, _scan_bytes).image, target)

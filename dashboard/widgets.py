@@ -130,8 +130,15 @@ def show_opacity(key: str = "explain.opacity") -> float:
 
 def show_cmap(key: str = "explain.cmap") -> str:
     """Colour-map name from :data:`dashboard.figures.COLOUR_MAPS`."""
-    st.session_state.setdefault(key, COLOUR_MAPS[0])
-    return st.selectbox("Colour map", list(COLOUR_MAPS), key=key, persist_state=PERSIST)
+    if st.session_state.get(key) not in COLOUR_MAPS:  # also a kept value no longer offered (e.g. jet)
+        st.session_state[key] = COLOUR_MAPS[0]
+    return st.selectbox(
+        "Colour map",
+        list(COLOUR_MAPS),
+        key=key,
+        persist_state=PERSIST,
+        help="Perceptually uniform maps only (equal steps look equal). The signed view uses a diverging map.",
+    )
 
 
 def show_score_toggle(key: str = "explain.score") -> bool:

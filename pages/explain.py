@@ -19,6 +19,7 @@ from dashboard import (
     widgets,
     widgets_eval,
 )
+from dashboard.trust_view import show_trust
 from model.report import CaseReport
 
 layout.page_header(
@@ -54,11 +55,12 @@ with c3:
 with c4:
     cmap = widgets.show_cmap()
 score = widgets.show_score_toggle()
+methods, trust = show_trust(classifier, methods)
 if not methods:
     layout.stop_with("Choose at least one method above.")
 
 outline = resources.mask_cached(str(settings.data_dir()), sha) if settings.data_dir() else None
-view = {"data": data, "cmap": cmap, "opacity": opacity, "score": score, "outline": outline}
+view = {"data": data, "cmap": cmap, "opacity": opacity, "score": score, "outline": outline, **trust}
 if outline is not None:
     st.caption("Dashed cyan line: the tumour outline hand-drawn for this scan (rough; not ground truth).")
 maps, scores = explain_view.render_maps(classifier, scan, look, target, methods, view)

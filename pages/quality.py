@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures_eval, layout, quality_view, resources, settings, widgets_eval
+from dashboard import figures_eval, layout, quality_view, resources, settings, trust_view, widgets_eval
 from dashboard.safe_text import plain
 from model.explain.summary import ExplanationArtifactError
 
@@ -19,6 +19,8 @@ try:
 except ExplanationArtifactError as err:
     layout.stop_with(f"No explanation-quality summary to show yet. {plain(err)}")
 st.caption(quality_view.describe(summary))
+
+trust_view.show_verdicts(folder)
 
 st.subheader("Summary per method")
 st.dataframe(quality_view.summary_frame(summary))

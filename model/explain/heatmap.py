@@ -57,7 +57,9 @@ class Heatmap:
         params: parameters actually used (defaults filled in).
         raw_stats: signed statistics of the raw attribution before normalisation (``raw_sum``,
             ``raw_positive_sum``, ``raw_negative_sum``, ``raw_min``, ``raw_max``), in the method's own units.
-        extras: method-specific diagnostics, e.g. ``convergence_delta`` for Integrated Gradients.
+        extras: method-specific diagnostics, e.g. ``convergence_delta`` for Integrated Gradients, and
+            ``signed`` (from :func:`heatmap_from_raw`): the raw map as (h, w) float32 shares of all evidence,
+            for and against, ``raw / sum(|raw|)`` (all zero for an all-zero map); see :func:`signed_shares`.
     """
 
     values: NDArray[np.float32]
@@ -191,6 +193,22 @@ def relevance_shares(raw: NDArray[np.floating], sign: str = "positive") -> NDArr
     return (rel / total).astype(np.float32)
 
 
+def signed_shares(raw: NDArray[np.floating]) -> NDArray[np.float32]:
+    """The raw map as signed shares of all evidence: ``raw / sum(|raw|)`` (all zero when there is none).
+
+    Args:
+        raw: (h, w) signed attribution in any units.
+
+    Returns:
+        (h, w) float32; positive = evidence for the class, negative = against; ``sum(|.|) == 1``.
+    """
+    r = np.asarray(raw, dtype=np.float64)
+    total = float(np.abs(r).sum())
+    if not np.isfinite(total) or total == 0:
+        return np.zeros(r.shape, np.float32)
+    return (r / total).astype(np.float32)
+
+
 def heatmap_from_raw(
     raw: NDArray[np.floating],
     *,
@@ -202,7 +220,14 @@ def heatmap_from_raw(
     extras: Mapping[str, Any] | None = None,
     sign: str = "positive",
 ) -> Heatmap:
-    """Build a :class:`Heatmap` from a raw (h, w) attribution, recording its signed statistics."""
+    """Build a :class:`Heatmap` from a raw (h, w) attribution, recording its signed statistics.
+
+    The signed map is kept in ``extras["signed"]`` (:func:`signed_shares`) for the signed view of evidence
+    for and against the class; ``values`` stay the nonnegative shares of the chosen ``sign``.
+
+    Returns:
+        :class:`Heatmap`.
+    """
     return Heatmap(
         values=relevance_shares(raw, sign),
         grid=grid,
@@ -211,5 +236,5 @@ def heatmap_from_raw(
         input_size=input_size,
         params=params,
         raw_stats=raw_statistics(raw),
-        extras=extras or {},
+        extras={**(extras or {}), "signed": signed_shares(raw)},
     )

@@ -89,7 +89,7 @@ def quality_env(spread_env, app_env, monkeypatch, tmp_path):
 
 
 def _table(at) -> pd.DataFrame:
-    return at.dataframe[0].value
+    return at.dataframe[1].value  # [0] is the verdict table
 
 
 def test_summary_table_shows_each_method_with_intervals_and_verdicts(quality_env, app_test):

@@ -90,5 +90,6 @@ def test_heatmaps_survive_pickling_for_caches():
     back = pickle.loads(pickle.dumps(h))
     np.testing.assert_array_equal(back.values, h.values)
     assert (back.method, back.target, back.grid, back.input_size) == ("m", 1, "patch", (32, 32))
-    assert dict(back.params) == {"n_steps": 4} and dict(back.extras) == {"convergence_delta": 0.1}
+    assert dict(back.params) == {"n_steps": 4} and back.extras["convergence_delta"] == 0.1
+    np.testing.assert_array_equal(back.extras["signed"], h.extras["signed"])  # the signed view's map
     assert dict(back.raw_stats) == dict(h.raw_stats)
