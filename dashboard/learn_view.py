@@ -40,7 +40,8 @@ def prepare(classifier: Classifier) -> Lesson:
     _, data = lesson.lesson_phantom(rows, widgets.show_phantom(key="learn.phantom"))
     sha = hashlib.sha256(data).hexdigest()
     scan = resources.load_scan_cached(sha, data)
-    look = resources.first_look_cached(classifier.source, classifier.fingerprint, sha, data, 1.0)
+    with st.spinner("Running the model on the phantom…"):
+        look = resources.first_look_cached(classifier.source, classifier.fingerprint, sha, data, 1.0)
     return Lesson(classifier, sha, data, scan, look)
 
 
@@ -76,7 +77,8 @@ def show_image_and_patches(ls: Lesson) -> None:
 
 def show_attention_and_rollout(ls: Lesson) -> None:
     """Steps 3 and 4: each head's CLS attention at a chosen layer, then rollout up to that layer."""
-    maps = resources.layer_maps_cached(ls.classifier.source, ls.classifier.fingerprint, ls.sha, ls.data)
+    with st.spinner("Reading the attention of every layer and head…"):
+        maps = resources.layer_maps_cached(ls.classifier.source, ls.classifier.fingerprint, ls.sha, ls.data)
     _step_header("attention")
     layer = widgets.show_layer(maps.heads.shape[0])
     heads = figures.build_heads_figure(
