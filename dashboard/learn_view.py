@@ -131,11 +131,16 @@ def show_perturbation(ls: Lesson, target: int) -> None:
         "random order": (rand.fractions, rand.deletion, rand.insertion),
     }
     _pyplot(figures_eval.build_deletion_insertion_figure(curves))
+    reading = lesson.perturbation_reading(
+        (ranked.deletion_auc, ranked.insertion_auc), (rand.deletion_auc, rand.insertion_auc)
+    )
+    st.markdown(f"**{reading}**")
     st.caption(
-        f"Probability of *{cl.labels[target]}* as patches are hidden (grey), most relevant first. Deletion "
-        f"area {ranked.deletion_auc:.2f} for the map against {rand.deletion_auc:.2f} for a random order "
-        f"(lower is better); insertion {ranked.insertion_auc:.2f} against {rand.insertion_auc:.2f} (higher "
-        "is better). Occlusion, in the list below, does the same one patch at a time."
+        f"Probability of *{cl.labels[target]}* as patches are hidden, most relevant first. Deletion area "
+        f"{ranked.deletion_auc:.2f} for the map against {rand.deletion_auc:.2f} for a random order (lower is "
+        f"better); insertion {ranked.insertion_auc:.2f} against {rand.insertion_auc:.2f} (higher is better). "
+        "One scan is a hint only: the Explanation-quality page averages over many. Occlusion, in the list "
+        "below, hides one patch at a time."
     )
 
 

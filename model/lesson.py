@@ -158,3 +158,23 @@ def random_map(rows: int, cols: int, target: int, input_size: int, seed: int = R
     """
     values = np.random.default_rng(seed).random((rows, cols)).astype(np.float32)  # (rows, cols)
     return MapRecord(values / values.sum(), "patch", "random", int(target), (input_size, input_size))
+
+
+def perturbation_reading(map_areas: tuple[float, float], random_areas: tuple[float, float]) -> str:
+    """One sentence comparing a map's deletion / insertion areas with a random order's.
+
+    Args:
+        map_areas: (deletion AUC, insertion AUC) of the map, each in [0, 1].
+        random_areas: the same for the random patch order.
+
+    Returns:
+        Whether the map beats the random order on both curves, one, or neither (one scan: a hint only).
+    """
+    deletion = map_areas[0] < random_areas[0]  # lower deletion area: the probability fell faster
+    insertion = map_areas[1] > random_areas[1]  # higher insertion area: it rose faster
+    if deletion and insertion:
+        return "On this scan the map beats a random order on both curves: it ranks patches the model uses."
+    if deletion or insertion:
+        which = "deletion" if deletion else "insertion"
+        return f"On this scan the map beats a random order on {which} only: a weak sign it ranks what counts."
+    return "On this scan the map does no better than a random order: it does not show what the model uses."

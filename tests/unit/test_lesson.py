@@ -63,3 +63,9 @@ def test_rollout_strip_has_a_fixed_size_per_panel(n):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=SAVE_DPI)
     assert Image.open(buf).size == (round(width * SAVE_DPI), round(height * SAVE_DPI))
+
+
+def test_perturbation_reading_names_the_verdict():
+    assert "both curves" in lesson.perturbation_reading((0.2, 0.8), (0.5, 0.5))
+    assert "deletion only" in lesson.perturbation_reading((0.2, 0.4), (0.5, 0.5))
+    assert "no better" in lesson.perturbation_reading((0.6, 0.4), (0.5, 0.5))
