@@ -7,7 +7,7 @@ Keys used by the Explain and Learn pages:
   ``explain.split``: evaluation whose cases are listed; ``explain.phantom``: demo phantom choice.
 - ``explain.target``: class index to explain; ``explain.target_for``: sha256 of the scan that default is for.
 - ``explain.methods``, ``explain.opacity``, ``explain.cmap``, ``explain.score``.
-- ``learn.layer``, ``learn.method``.
+- ``learn.phantom``, ``learn.layer``, ``learn.target`` (+ ``learn.target_for``), ``learn.slow``.
 """
 
 from __future__ import annotations
