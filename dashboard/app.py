@@ -2,13 +2,17 @@
 
 Registers the seven pages with ``st.navigation``, draws the shared sidebar (model / evaluation / data folders)
 and, after the page, the footer with the "research and teaching tool — not for diagnosis" notice.
+
+Only Streamlit and ``dashboard.startup`` are imported here: on a cold start the navigation, the title and the
+notice are on screen at once, and ``startup.load_dashboard`` imports the rest (torch, transformers) and loads
+the model under a progress box.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import layout
+from dashboard import startup
 
 st.set_page_config(page_title="mri-explain", page_icon=":material/neurology:", layout="wide")
 
@@ -31,6 +35,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+layout = startup.load_dashboard()
 layout.render_sidebar()
 page.run()
 layout.footer()

@@ -107,27 +107,3 @@ def build_heads_figure(
         ax.set_axis_off()
     fig.suptitle(f"Layer {layer}: where the CLS token attends, per head", fontsize=10)
     return fig
-
-
-def build_rollout_strip(
-    image: Image.Image, rollouts: NDArray[np.floating], geometry: Geometry, upto: int, cmap: str = "inferno"
-) -> Figure:
-    """Rollout after layers 1..``upto`` side by side: how attention accumulates through the network.
-
-    Args:
-        rollouts: (L, rows, cols) cumulative rollout per layer.
-        upto: last layer to show (1-based, <= L).
-    """
-    n = int(upto)
-    cols = min(n, 6)
-    rows = -(-n // cols)
-    fig = Figure(figsize=(1.9 * cols, 2.0 * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for i, ax in enumerate(axes):
-        if i < n:
-            draw_overlay(
-                ax, image, overlay_map(grid_record(rollouts[i], geometry, "rollout"), geometry), cmap, 0.6
-            )
-            ax.set_title(f"≤ layer {i + 1}", fontsize=8)
-        ax.set_axis_off()
-    return fig

@@ -16,7 +16,7 @@ from model import provenance, readings
 from model.artifacts import CALIBRATION_FILE, ArtifactError
 from model.labels import LabelMismatchError
 from model.loading import Classifier, ModelLoadError
-from model.report import DISCLAIMER
+from model.notice import DISCLAIMER
 
 FOOTER_NOTE = (
     "mri-explain explains a ViT classifier trained on a small public data set. "
@@ -111,6 +111,18 @@ def render_sidebar() -> None:
         labels = ", ".join(loaded.labels)  # plain names: model.loading refuses any others
         st.sidebar.caption(f"Fingerprint `{loaded.fingerprint}` · labels: {labels}")
     st.sidebar.caption(DISCLAIMER)
+
+
+def preload_classifier() -> str:
+    """Load the selected model into the shared cache (the cold start's slow part); returns a status line.
+
+    A model that cannot be loaded is not an error here: the sidebar and the pages say why and name the fix.
+    """
+    source = settings.model_source()
+    loaded = _classifier_or_error(source)
+    if isinstance(loaded, str):
+        return f"The model {plain(source)} could not be loaded: the sidebar says why."
+    return f"Model {plain(source)} loaded (fingerprint `{loaded.fingerprint}`)."
 
 
 def require_classifier() -> Classifier:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from model import explain_scan, inference
+from model import explain_scan, inference, lesson
 from model.explain.quality import FaithfulnessCurves
 from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
 from model.loading import Classifier, load_classifier
@@ -105,6 +105,19 @@ def layer_maps_cached(
     classifier = load_classifier_cached(source)
     with LOCK:
         return explain_scan.layer_maps(classifier, load_scan_cached(sha256, _scan_bytes).image)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def random_faithfulness_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, target: int
+) -> FaithfulnessCurves:
+    """Deletion / insertion of a fixed random patch ranking: the Learn page's perturbation reference."""
+    classifier = load_classifier_cached(source)
+    rows, cols = classifier.patch_grid
+    record = lesson.random_map(rows, cols, target, classifier.preprocess.image_size)
+    with LOCK:
+        image = load_scan_cached(sha256, _scan_bytes).image
+        return explain_scan.score_faithfulness(classifier, image, record)
 
 
 def file_mtime(path: str | Path) -> float:

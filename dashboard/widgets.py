@@ -7,12 +7,13 @@ Keys used by the Explain and Learn pages:
   ``explain.split``: evaluation whose cases are listed; ``explain.phantom``: demo phantom choice.
 - ``explain.target``: class index to explain; ``explain.target_for``: sha256 of the scan that default is for.
 - ``explain.methods``, ``explain.opacity``, ``explain.cmap``, ``explain.score``.
-- ``learn.layer``, ``learn.method``.
+- ``learn.phantom``, ``learn.layer``, ``learn.target`` (+ ``learn.target_for``), ``learn.slow``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -33,6 +34,23 @@ PERSIST = "session"
 SNAP_DECIMALS = 2  # float sliders step by 0.05 or 0.01: a kept 0.5499999 would come back drawn as 0.54
 
 
+def kept(key: str, fallback: Any, valid: Callable[[Any], bool] | None = None) -> Any:
+    """The session's kept value of a widget key: ``fallback`` when there is none or it is no longer valid.
+
+    Every ``show_*`` creates its widget *with* this value (``default=`` / ``value=`` / ``index=``), not only
+    bound to the key. After runs that stopped before drawing a widget (no scan yet, a refused upload) the
+    front end has forgotten it, and Streamlit does not always send the kept value along: a widget created
+    with its own default then shows that default (an empty Methods box, opacity 0) while the page uses the
+    kept value, and the next touch sends the shown, empty values back (issue 13).
+    """
+    value = st.session_state.get(key, fallback)
+    if valid is not None and not valid(value):
+        value = fallback
+    if key in st.session_state and st.session_state[key] != value:  # only an invalid kept value is replaced
+        st.session_state[key] = value
+    return value
+
+
 def snap(key: str) -> None:
     """``on_change`` of a float slider: round its value (or range) to the step, so it survives a restore."""
     value = st.session_state[key]
@@ -44,10 +62,11 @@ def snap(key: str) -> None:
 
 def show_source(key: str = "explain.source") -> str:
     """Where the scan comes from: a key of :data:`SOURCES`."""
-    st.session_state.setdefault(key, "upload")
+    value = kept(key, "upload", SOURCES.__contains__)
     return st.radio(
         "Scan",
         list(SOURCES),
+        index=list(SOURCES).index(value),
         format_func=SOURCES.__getitem__,
         key=key,
         persist_state=PERSIST,
@@ -73,9 +92,14 @@ def show_case(paths: Sequence[str], captions: dict[str, str], key: str = "explai
         options.insert(0, current)
     if not options:
         return None
-    st.session_state.setdefault(key, options[0])
+    value = kept(key, options[0], options.__contains__)
     return st.selectbox(
-        "Case", options, key=key, persist_state=PERSIST, format_func=lambda p: captions.get(p, p)
+        "Case",
+        options,
+        index=options.index(value),
+        key=key,
+        persist_state=PERSIST,
+        format_func=lambda p: captions.get(p, p),
     )
 
 
@@ -83,15 +107,16 @@ def show_split(names: Sequence[str], key: str = "explain.split") -> str | None:
     """Which saved evaluation's cases to list (None when there are none)."""
     if not names:
         return None
-    if st.session_state.get(key) not in names:
-        st.session_state[key] = "test" if "test" in names else names[0]
-    return st.selectbox("Evaluation", list(names), key=key, persist_state=PERSIST)
+    value = kept(key, "test" if "test" in names else names[0], list(names).__contains__)
+    return st.selectbox(
+        "Evaluation", list(names), index=list(names).index(value), key=key, persist_state=PERSIST
+    )
 
 
 def show_phantom(key: str = "explain.phantom") -> bool:
     """Whether the demo phantom has a (generated, bright) "tumour"."""
-    st.session_state.setdefault(key, True)
-    return st.toggle("Phantom with a bright blob", key=key, persist_state=PERSIST)
+    value = bool(kept(key, True, lambda v: isinstance(v, bool)))
+    return st.toggle("Phantom with a bright blob", value=value, key=key, persist_state=PERSIST)
 
 
 def show_target(labels: Sequence[str], predicted: int, scan_id: str, key: str = "explain.target") -> int:
@@ -102,6 +127,7 @@ def show_target(labels: Sequence[str], predicted: int, scan_id: str, key: str = 
     return st.selectbox(
         "Explain",
         list(range(len(labels))),
+        index=int(st.session_state[key]),
         key=key,
         persist_state=PERSIST,
         format_func=lambda i: f"why {labels[i]}",
@@ -112,29 +138,45 @@ def show_target(labels: Sequence[str], predicted: int, scan_id: str, key: str = 
 
 def show_methods(key: str = "explain.methods") -> list[str]:
     """Registered methods to show, in registry order."""
-    st.session_state.setdefault(key, [m for m in DEFAULT_METHODS if m in EXPLAINERS])
+    fallback = [m for m in DEFAULT_METHODS if m in EXPLAINERS]
+    value = kept(key, fallback, lambda v: isinstance(v, list | tuple) and set(v) <= set(EXPLAINERS))
     labels = {name: f"{e.label} ({e.speed})" for name, e in EXPLAINERS.items()}
     chosen = st.multiselect(
-        "Methods", list(EXPLAINERS), key=key, persist_state=PERSIST, format_func=labels.__getitem__
+        "Methods",
+        list(EXPLAINERS),
+        default=list(value),
+        key=key,
+        persist_state=PERSIST,
+        format_func=labels.__getitem__,
     )
     return [m for m in EXPLAINERS if m in chosen]
 
 
 def show_opacity(key: str = "explain.opacity") -> float:
     """Heatmap opacity in [0, 1]."""
-    st.session_state.setdefault(key, 0.5)
+    value = float(kept(key, 0.5, lambda v: isinstance(v, int | float) and 0.0 <= v <= 1.0))
     return float(
-        st.slider("Opacity", 0.0, 1.0, step=0.05, key=key, persist_state=PERSIST, on_change=snap, args=(key,))
+        st.slider(
+            "Opacity",
+            0.0,
+            1.0,
+            value=value,
+            step=0.05,
+            key=key,
+            persist_state=PERSIST,
+            on_change=snap,
+            args=(key,),
+        )
     )
 
 
 def show_cmap(key: str = "explain.cmap") -> str:
     """Colour-map name from :data:`dashboard.figures.COLOUR_MAPS`."""
-    if st.session_state.get(key) not in COLOUR_MAPS:  # also a kept value no longer offered (e.g. jet)
-        st.session_state[key] = COLOUR_MAPS[0]
+    value = kept(key, COLOUR_MAPS[0], COLOUR_MAPS.__contains__)  # a kept map no longer offered (jet) resets
     return st.selectbox(
         "Colour map",
         list(COLOUR_MAPS),
+        index=COLOUR_MAPS.index(value),
         key=key,
         persist_state=PERSIST,
         help="Perceptually uniform maps only (equal steps look equal). The signed view uses a diverging map.",
@@ -143,9 +185,10 @@ def show_cmap(key: str = "explain.cmap") -> str:
 
 def show_score_toggle(key: str = "explain.score") -> bool:
     """Whether to compute deletion/insertion faithfulness scores (slow for slow methods; cached)."""
-    st.session_state.setdefault(key, False)
+    value = bool(kept(key, False, lambda v: isinstance(v, bool)))
     return st.toggle(
         "Score faithfulness (deletion / insertion)",
+        value=value,
         key=key,
         persist_state=PERSIST,
         help="Deletion: how fast the class probability falls when the most relevant patches are "
@@ -156,16 +199,18 @@ def show_score_toggle(key: str = "explain.score") -> bool:
 
 def show_layer(n_layers: int, key: str = "learn.layer") -> int:
     """1-based layer number for the Learn page's slider."""
-    if st.session_state.get(key) not in range(1, n_layers + 1):
-        st.session_state[key] = n_layers
-    return int(st.slider("Layer", 1, n_layers, key=key, persist_state=PERSIST)) if n_layers > 1 else 1
+    value = int(kept(key, n_layers, lambda v: v in range(1, n_layers + 1)))
+    if n_layers == 1:
+        return 1
+    return int(st.slider("Layer", 1, n_layers, value=value, key=key, persist_state=PERSIST))
 
 
 def show_slow_methods(key: str = "learn.slow") -> bool:
     """Whether the Learn page also draws the slow methods (tens of seconds each on CPU, then cached)."""
-    st.session_state.setdefault(key, False)
+    value = bool(kept(key, False, lambda v: isinstance(v, bool)))
     return st.toggle(
         "Draw the slow methods too (about a minute on CPU the first time, then cached)",
+        value=value,
         key=key,
         persist_state=PERSIST,
     )

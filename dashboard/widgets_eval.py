@@ -12,7 +12,7 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard.resources import LOCK
-from dashboard.widgets import PERSIST, snap
+from dashboard.widgets import PERSIST, kept, snap
 from model.certainty import UNSURE_BAND
 
 DEFAULT_THRESHOLD = 0.5
@@ -40,12 +40,13 @@ def show_evaluation_choice(names: Sequence[str], key: str, label: str = "Evaluat
 
 def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
     """Decision threshold on the tumour probability, 0..1 in steps of 0.01."""
-    _init(key, default)
+    value = float(kept(key, default, lambda v: isinstance(v, int | float) and 0.0 <= v <= 1.0))
     return float(
         st.slider(
             "Decision threshold on P(tumour)",
             0.0,
             1.0,
+            value=value,
             step=THRESHOLD_STEP,
             key=key,
             persist_state=PERSIST,
@@ -96,11 +97,12 @@ def probability_kind(calibrated: bool) -> str:
 
 def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) -> tuple[float, float]:
     """Range of tumour probabilities counted as unsure (low confidence)."""
-    _init(key, default)
+    value = tuple(kept(key, default, lambda v: isinstance(v, tuple | list) and len(v) == 2))
     low, high = st.slider(
         "Unsure when P(tumour) is between",
         0.0,
         1.0,
+        value=value,
         step=THRESHOLD_STEP,
         key=key,
         persist_state=PERSIST,

@@ -20,10 +20,10 @@ from PIL import Image
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
 from model.explain_scan import MapRecord
 from model.inference import Prediction
+from model.notice import DISCLAIMER  # re-exported: model.report.DISCLAIMER stays importable
 from model.preprocess import Geometry
 from model.report_text import model_label, scrub_paths
 
-DISCLAIMER = "Research and teaching tool — not for diagnosis. Do not use it to make clinical decisions."
 COLOURBAR_LABEL = "relevance (× uniform: 1 = an average patch)"
 PNG_DPI = 110
 OUTLINE_COLOUR = "#00e5ff"  # cyan: visible on every offered colour map and on grey scans

@@ -3,6 +3,8 @@
 Streamlit drops the state of a keyed widget after a run in which the widget was not drawn (the Explain page
 stops early while no scan is chosen or a file is refused); these tests drive the real front end through
 those sequences and check that the Explain controls and the Performance threshold keep their values.
+Every wait ends on a condition (the value shown, the prompt drawn, no run in progress), never on a sleep:
+reading the widgets while a rerun is still drawing them gave intermittent failures in full runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from tests.e2e.test_browser import (
     FILE_INPUT,
     MAIN,
     PAGE_TIMEOUT_MS,
+    RUNNING,
     _open,
     _png,
     _upload,
@@ -22,9 +25,21 @@ from tests.e2e.test_browser import (
 )
 
 pytestmark = pytest.mark.e2e
+THRESHOLD = f'{MAIN} [data-testid="stSlider"]:has-text("Decision threshold")'
 
 CHIP = '[data-testid="stMultiSelectTagsContainer"] [data-tag] > span[title]'
 DELETE_UPLOAD = f'{MAIN} [data-testid="stFileChipDeleteBtn"] button'
+UPLOAD_PROMPT = "Upload a scan, pick a case"  # the Explain page's message when it stops without a scan
+POLL_MS = 100  # how often a condition is re-read; the waits end on the condition, never on a fixed sleep
+
+
+def _until(page, check, what: str) -> None:  # noqa: F811
+    """Wait until ``check()`` is true and no run is in progress, re-reading it every POLL_MS."""
+    for _ in range(PAGE_TIMEOUT_MS // POLL_MS):
+        if page.locator(RUNNING).count() == 0 and check():
+            return
+        page.wait_for_timeout(POLL_MS)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _methods(page) -> list[str]:  # noqa: F811
@@ -35,6 +50,13 @@ def _methods(page) -> list[str]:  # noqa: F811
 def _slider_value(page, label: str) -> str:  # noqa: F811
     slider = page.locator(f'{MAIN} [data-testid="stSlider"]').filter(has_text=label).first
     return slider.locator('input[type="range"]').first.input_value()
+
+
+def _controls(page) -> tuple[list[str], str] | None:  # noqa: F811
+    """(methods, opacity) as the browser shows them; None while the controls are not drawn."""
+    if page.locator(f"{MAIN} .st-key-explain-methods").count() == 0:
+        return None
+    return _methods(page), _slider_value(page, "Opacity")
 
 
 def _upload_scan(page, name: str, data: bytes, maps: bool = True) -> None:  # noqa: F811
@@ -48,51 +70,51 @@ def _upload_scan(page, name: str, data: bytes, maps: bool = True) -> None:  # no
         _wait_done(page)
 
 
-def _nudge(page, label: str, presses: int) -> None:  # noqa: F811
+def _nudge(page, label: str, presses: int, step: float) -> None:  # noqa: F811
+    """Press → on a slider ``presses`` times, each time waiting until the value moved and the rerun ended."""
     slider = page.locator(f'{MAIN} [data-testid="stSlider"]').filter(has_text=label).first
-    handle = slider.locator('input[type="range"]').first
-    for _ in range(presses):  # one rerun at a time, so no value change is lost between two runs
+    for _ in range(presses):
+        expected = f"{float(_slider_value(page, label)) + step:.2f}".rstrip("0").rstrip(".")
+        handle = slider.locator('input[type="range"]').first
         handle.focus()
         handle.press("ArrowRight")
-        page.wait_for_timeout(300)
+        _until(page, lambda e=expected: _slider_value(page, label) == e, f"{label} = {expected}")
         _wait_done(page)
 
 
-@pytest.mark.xfail(
-    reason="intermittent (issue 13, open): passes alone, but in a full suite run the Methods box came back "
-    "empty after x + re-upload twice; either the page still drops the state on one path or the test reads "
-    "the widgets mid-rerun. Kept running so the next person sees which.",
-    strict=False,
-)
 def test_explain_controls_survive_removal_refusal_and_replacement(page, tiny_server):  # noqa: F811
     url, _ = tiny_server
     _open(page, url, "explain")
     _upload_scan(page, "first.png", _png(4, (96, 112)))
-    _nudge(page, "Opacity", 3)
-    methods, opacity = _methods(page), _slider_value(page, "Opacity")
-    assert len(methods) == 2 and opacity == "0.65", opacity
+    _nudge(page, "Opacity", 3, 0.05)
+    kept = _controls(page)
+    assert kept is not None and len(kept[0]) == 2 and kept[1] == "0.65", kept
     page.locator(DELETE_UPLOAD).first.click()  # x: the page stops at "Upload a scan"
-    _wait_done(page)
+    _until(page, lambda: page.locator(MAIN).get_by_text(UPLOAD_PROMPT).count() > 0, "the upload prompt")
     _upload_scan(page, "second.png", _png(6, (96, 112)))
-    assert (_methods(page), _slider_value(page, "Opacity")) == (methods, opacity)
+    _until(page, lambda: _controls(page) == kept, f"the controls to show {kept} after x + upload")
     _upload_scan(page, "refused.png", b"not an image at all\n" * 4, maps=False)  # refused: stops at the error
     page.locator(f'{MAIN} [data-testid="stAlertContentError"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
     _upload_scan(page, "third.png", _png(8, (96, 112)))
-    assert (_methods(page), _slider_value(page, "Opacity")) == (methods, opacity)
-    _nudge(page, "Opacity", 1)  # touching a control must not send empty values back
+    _until(page, lambda: _controls(page) == kept, f"the controls to show {kept} after a refusal + upload")
+    _nudge(page, "Opacity", 1, 0.05)  # touching a control must not send empty values back
     _wait_for_maps(page)
-    assert _methods(page) == methods and _slider_value(page, "Opacity") == "0.7"
+    _until(page, lambda: _controls(page) == (kept[0], "0.7"), "the methods kept and opacity 0.7")
     assert page.locator(FILE_INPUT).count() == 1
 
 
 def test_performance_threshold_survives_leaving_the_page(page, tiny_server):  # noqa: F811
     url, _ = tiny_server
     _open(page, url, "performance")
-    _nudge(page, "Decision threshold", 5)
+    _nudge(page, "Decision threshold", 5, 0.01)
     assert _slider_value(page, "Decision threshold") == "0.55"
     for other in ("Overview", "Explain a scan", "Learn"):  # several runs without the slider
         page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=other).click()
+        _until(page, lambda t=other: page.locator(f"{MAIN} h1").filter(has_text=t).count() > 0, other)
         _wait_done(page)
     page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Performance").click()
-    _wait_done(page)
-    assert _slider_value(page, "Decision threshold") == "0.55"
+    _until(
+        page,
+        lambda: page.locator(THRESHOLD).count() > 0 and _slider_value(page, "Decision threshold") == "0.55",
+        "the threshold slider back at 0.55",
+    )
