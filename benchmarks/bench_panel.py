@@ -1,8 +1,9 @@
 """The Explain page's panel for one scan, through the dashboard's own cached resources (section "panel").
 
 The calls are those the page makes (``dashboard.explain_view``): decode the scan, read the calibration
-temperature, ``first_look_cached`` (prediction + TTA + rollout: the first answer), the input-quality check,
-then one ``explain_cached`` per default method not already given by the first look. "Cold" clears
+temperature, ``quick_look_cached`` (prediction + rollout from one eager pass: the first answer), the
+input-quality check, one ``explain_cached`` per default method not already given by the first look, then
+``first_look_cached`` (the TTA views: the stability line the page fills in after the fast maps). "Cold" clears
 ``st.cache_data`` before each run (the model stays loaded, as it does for every session after the first);
 "cached" repeats the same calls, so every one is a ``st.cache_data`` lookup.
 """
@@ -52,7 +53,7 @@ def run_panel(source: str, fingerprint: str, data: bytes, eval_dir: str) -> tupl
     resources.load_scan_cached(sha, data)
     mtime = resources.file_mtime(Path(eval_dir) / CALIBRATION_FILE)
     temperature, _ = resources.temperature_cached(eval_dir, fingerprint, mtime)
-    look = resources.first_look_cached(source, fingerprint, sha, data, temperature)
+    look = resources.quick_look_cached(source, fingerprint, sha, data, temperature)
     first = time.perf_counter() - start
     try:
         resources.quality_cached(source, fingerprint, sha, data)
@@ -62,6 +63,7 @@ def run_panel(source: str, fingerprint: str, data: bytes, eval_dir: str) -> tupl
     for method in (m for m in DEFAULT_METHODS if m in EXPLAINERS and m != look.rollout.method):
         target = look.prediction.predicted
         shown.append(resources.explain_cached(source, fingerprint, sha, data, method, target, ()))
+    shown[0] = resources.first_look_cached(source, fingerprint, sha, data, temperature)  # + TTA stability
     return PanelTimes(first, time.perf_counter() - start), shown
 
 
@@ -124,7 +126,7 @@ def run_panel_rows(source: str, data: bytes, eval_dir: str, fwd: Timing, s: Sett
         Row(
             "panel.first_answer",
             SECTION,
-            "cold: scan decode + temperature + first_look_cached (prediction, TTA spread, rollout map)",
+            "cold: scan decode + temperature + quick_look_cached (prediction + rollout map; TTA follows)",
             first_s,
             ratio,
             runs_s=tuple(r.first_s for r in cold),
@@ -133,7 +135,7 @@ def run_panel_rows(source: str, data: bytes, eval_dir: str, fwd: Timing, s: Sett
         Row(
             "panel.cold",
             SECTION,
-            f"cold: whole default panel ({methods}; + input-quality check)",
+            f"cold: whole default panel ({methods}; + input-quality check, TTA views)",
             total_s,
             total_s / fwd.median_s,
             runs_s=tuple(r.total_s for r in cold),

@@ -12,9 +12,9 @@ BUSY_LOAD_MARGIN = 0.5
 # Why a target is missed: (row id, check) -> reason, appended to the row's note only when that check fails.
 # Each reason was found by profiling or by varying the setting (see the issue #8 report).
 MISS_NOTES = {
-    ("panel.first_answer", "× forward"): "first_look_cached also runs the 5 test-time-augmentation views "
-    "(one batch of 5 forward passes) before it returns, so the prediction waits for the TTA spread; "
-    "prediction + rollout alone is predict_rollout's time",
+    ("panel.first_answer", "× forward"): "besides the eager pass with attentions (predict_rollout's time) "
+    "the first answer decodes the file by content and crops the brain before the model sees it; the TTA "
+    "views no longer run first (they follow the fast maps)",
     ("predict_rollout", "× forward"): "attention_rollout casts every head of every layer to float64 before "
     "fusing the heads (15-30 ms, 8-15 % of a ViT-Base pass); fusing the heads first takes ~4 ms and gives "
     "the same map to 4e-11",

@@ -8,13 +8,16 @@ share.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import layout, resources, settings, widgets_eval
 from dashboard.safe_text import plain
 from model.artifacts import CALIBRATION_FILE
 from model.certainty import BORDERLINE, CLEAR, AnswerReading, read_answer
-from model.inference import FirstLook, Prediction
+from model.inference import TTA_VIEWS, FirstLook, Prediction
 from model.loading import Classifier
 from model.provenance import SplitMatch, find_in_manifest
 
@@ -37,26 +40,80 @@ def reading_for(prediction: Prediction, calibrated: bool, flags: tuple[str, ...]
     )
 
 
-def _look(classifier: Classifier, sha: str, data: bytes) -> tuple[FirstLook, str]:
+def _temperature(classifier: Classifier) -> tuple[float, str]:
     folder = settings.eval_dir()
-    temperature, note = resources.temperature_cached(
+    return resources.temperature_cached(
         str(folder), classifier.fingerprint, resources.file_mtime(folder / CALIBRATION_FILE)
     )
+
+
+@dataclass
+class Answer:
+    """The answer on screen: drawn at once from the quick look; :meth:`finish` adds the TTA stability.
+
+    Attributes:
+        look: the quick look until :meth:`finish`, then the complete one (every TTA view).
+        reading: the plain reading of ``look``.
+    """
+
+    classifier: Classifier
+    sha: str
+    data: bytes
+    flags: tuple[str, ...]
+    calibrated: bool
+    look: FirstLook
+    reading: AnswerReading
+    metric_slot: DeltaGenerator
+    caption_slot: DeltaGenerator
+
+    @property
+    def complete(self) -> bool:
+        """Whether the TTA views have run."""
+        return len(self.look.prediction.tta_positive) == len(TTA_VIEWS)
+
+    def finish(self) -> None:
+        """Run the TTA views (cached; at most once) and show the stability they measure."""
+        if self.complete:
+            return
+        source, fingerprint = self.classifier.source, self.classifier.fingerprint
+        temperature = self.look.prediction.temperature
+        self.look = resources.first_look_cached(source, fingerprint, self.sha, self.data, temperature)
+        self.reading = reading_for(self.look.prediction, self.calibrated, self.flags)
+        _show_stability(self)
+
+
+def _show_stability(answer: Answer) -> None:
+    p = answer.look.prediction
+    if not answer.complete:
+        answer.metric_slot.metric("Stability (TTA)", "…", "checking", delta_color="off", delta_arrow="off")
+        answer.caption_slot.caption(
+            "Checking stability under small changes of the image (after the first maps)…"
+        )
+        return
+    answer.metric_slot.metric(
+        "Stability (TTA)",
+        f"± {p.tta_std:.1%}",
+        f"over {len(p.tta_positive)} views",
+        delta_color="off",
+        delta_arrow="off",
+        help=answer.reading.stability,
+    )
+    answer.caption_slot.caption(answer.reading.stability)
+
+
+def show_answer(classifier: Classifier, sha: str, data: bytes, flags: tuple[str, ...]) -> Answer:
+    """Headline (borderline / unreliable said in the headline itself), probability; stability follows.
+
+    One eager forward pass gives the answer and the attention rollout; the TTA views run when the page calls
+    :meth:`Answer.finish` (after the fast maps), so the first answer never waits for them.
+    """
+    temperature, note = _temperature(classifier)
     with st.spinner("Running the model…"):
-        look = resources.first_look_cached(classifier.source, classifier.fingerprint, sha, data, temperature)
-    return look, note
-
-
-def show_answer(
-    classifier: Classifier, sha: str, data: bytes, flags: tuple[str, ...]
-) -> tuple[FirstLook, AnswerReading]:
-    """Headline (borderline / unreliable said in the headline itself), probability, stability, notes."""
-    look, note = _look(classifier, sha, data)
+        look = resources.quick_look_cached(classifier.source, classifier.fingerprint, sha, data, temperature)
     p = look.prediction
     calibrated = widgets_eval.use_calibrated(p.temperature != 1.0)
     reading = reading_for(p, calibrated, flags)
     pos = p.labels[p.positive_index]
-    kind = widgets_eval.probability_kind(calibrated)
     a, b, c = st.columns(3)
     a.metric(
         "Prediction",
@@ -67,25 +124,18 @@ def show_answer(
     b.metric(
         f"P({pos})",
         f"{shown_probability(p, calibrated):.0%}",
-        kind,
+        widgets_eval.probability_kind(calibrated),
         delta_color="off",
         delta_arrow="off",
         help="Switch raw / calibrated in the sidebar; every page uses the same choice.",
     )
-    c.metric(
-        "Stability (TTA)",
-        f"± {p.tta_std:.1%}",
-        f"over {len(p.tta_positive)} views",
-        delta_color="off",
-        delta_arrow="off",
-        help=reading.stability,
-    )
     say = {CLEAR: st.caption, BORDERLINE: st.warning}.get(reading.level, st.error)
     say(reading.sentence)
-    st.caption(reading.stability)
+    answer = Answer(classifier, sha, data, flags, calibrated, look, reading, c.empty(), st.empty())
+    _show_stability(answer)
     raw_note = "Probabilities are raw (uncalibrated), as chosen in the sidebar: the softmax of the logits."
     st.caption(plain(note) if calibrated or p.temperature == 1.0 else raw_note)
-    return look, reading
+    return answer
 
 
 def show_provenance(sha: str) -> SplitMatch | None:

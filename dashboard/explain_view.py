@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -175,12 +176,19 @@ def _fill(
 
 
 def render_maps(
-    classifier: Classifier, scan: Scan, look: FirstLook, target: int, methods: list[str], view: dict
+    classifier: Classifier,
+    scan: Scan,
+    look: FirstLook,
+    target: int,
+    methods: list[str],
+    view: dict,
+    then: Callable[[], None] | None = None,
 ) -> tuple[dict[str, MapRecord], dict[str, dict]]:
     """Maps side by side on one colour scale: fast ones at once, slow ones streamed in under a status box.
 
     Args:
         view: ``data`` (scan bytes), ``cmap``, ``opacity``, ``score`` (compute deletion/insertion).
+        then: called after the fast maps and before the slow ones (the answer's TTA stability).
 
     Returns:
         (method label -> map, method label -> {"deletion", "insertion"}) for the report.
@@ -202,6 +210,8 @@ def render_maps(
     for method in ordered:
         if method not in slow:
             run(method)
+    if then is not None:
+        then()
     if slow:
         with st.status(f"Computing {len(slow)} map(s)…", expanded=False) as status:
             for i, method in enumerate(slow):

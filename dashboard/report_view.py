@@ -11,13 +11,20 @@ from collections.abc import Callable, Mapping
 
 import streamlit as st
 
-from dashboard import resources, settings
+from dashboard import resources, settings, widgets_eval
+from dashboard.answer_view import Answer
 from dashboard.widgets import PERSIST
 from model.artifacts import ArtifactError
 from model.explain.summary import EVAL_SUBDIR
+from model.explain_scan import MapRecord
+from model.provenance import SplitMatch
 from model.report import CaseReport, render_png
 from model.report_pdf import PAPERS, PrintOptions, render_report_pdf
 from model.report_trust import trust_lines
+from model.scan import Scan
+
+# (class index explained, label -> map, label -> deletion/insertion scores, the page's view settings)
+Shown = tuple[int, Mapping[str, MapRecord], Mapping[str, dict], Mapping]
 
 PAPER_KEY = "explain.paper"
 
@@ -45,6 +52,41 @@ def print_options(report: CaseReport, view: Mapping, file_name: str, paper: str)
     methods = [record.method for record in report.maps.values()]
     trust = saved_trust(report.fingerprint, methods)
     return PrintOptions(file_name, paper, trust, cmap=view["cmap"], opacity=view["opacity"])
+
+
+def case_report(answer: Answer, scan: Scan, shown: Shown, match: SplitMatch | None) -> CaseReport:
+    """The case as the Explain page shows it, with the settings the report prints.
+
+    Args:
+        answer: the page's answer (finished: its look carries the TTA spread).
+        scan: the decoded scan.
+        shown: (class index explained, method label -> map, method label -> faithfulness scores, view).
+        match: where the scan sits in the split manifest, if it does.
+    """
+    target, maps, scores, view = shown
+    classifier, look, reading = answer.classifier, answer.look, answer.reading
+    settings_shown = {
+        "Class explained": classifier.labels[target],
+        "Colour map": view["cmap"],
+        "Opacity": f"{view['opacity']:.2f}",
+        "Probabilities": widgets_eval.probability_kind(answer.calibrated),
+        "Answer": f"{reading.headline}. {reading.sentence}",
+        "Stability": reading.stability,
+    }
+    if match is not None:
+        settings_shown["Known scan"] = match.sentence()
+    return CaseReport(
+        scan.image,
+        look.prediction,
+        look.geometry,
+        maps,
+        classifier.fingerprint,
+        classifier.source,
+        answer.sha,
+        settings_shown,
+        scores,
+        answer.flags,
+    )
 
 
 def _deferred(render: Callable[[], bytes]) -> Callable[[], bytes]:

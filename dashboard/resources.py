@@ -66,10 +66,21 @@ def quality_cached(source: str, fingerprint: str, sha256: str, _scan_bytes: byte
 def first_look_cached(
     source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, temperature: float
 ) -> inference.FirstLook:
-    """Prediction (raw + calibrated + TTA) and attention rollout from one eager forward pass."""
+    """Prediction (raw + calibrated + TTA) and attention rollout: :func:`quick_look_cached` + TTA views."""
+    classifier = load_classifier_cached(source)
+    look = quick_look_cached(source, fingerprint, sha256, _scan_bytes, temperature)
+    with LOCK:
+        return inference.complete_tta(classifier, load_scan_cached(sha256, _scan_bytes).image, look)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def quick_look_cached(
+    source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, temperature: float
+) -> inference.FirstLook:
+    """The first answer: prediction and attention rollout from one eager forward pass (no TTA yet)."""
     classifier = load_classifier_cached(source)
     with LOCK:
-        return inference.first_look(classifier, load_scan_cached(sha256, _scan_bytes).image, temperature)
+        return inference.quick_look(classifier, load_scan_cached(sha256, _scan_bytes).image, temperature)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -1,8 +1,9 @@
 """Predict one scan: raw and calibrated probabilities, test-time-augmentation uncertainty, and the first maps.
 
-The dashboard's Explain page calls :func:`first_look` once per scan: one eager forward pass on the scan gives
-the prediction and the attention maps (rollout), and one batched pass over a few augmented views (left-right
-flip, small shifts) gives the spread of P(positive). Slower attribution maps come from :func:`explain_image`.
+The dashboard's Explain page calls :func:`quick_look` once per scan: one eager forward pass on the scan gives
+the prediction and the attention maps (rollout), the first answer; :func:`complete_tta` then adds one batched
+pass over a few augmented views (left-right flip, small shifts) for the spread of P(positive), shown when it
+arrives (:func:`first_look` does both). Slower attribution maps come from :func:`explain_image`.
 
 Test-time augmentation spread is *not* a calibrated uncertainty: it says how much the answer moves under
 changes the model should ignore. A large spread flags a fragile prediction; a small one proves nothing.
@@ -10,6 +11,7 @@ changes the model should ignore. A large spread flags a fragile prediction; a sm
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,8 +213,11 @@ class FirstLook:
     rollout: MapRecord
 
 
-def first_look(classifier: Classifier, image: Image.Image, temperature: float = 1.0) -> FirstLook:
-    """Predict a scan and roll out its attention from one eager forward pass, plus one batched TTA pass.
+def quick_look(classifier: Classifier, image: Image.Image, temperature: float = 1.0) -> FirstLook:
+    """The first answer: prediction and attention rollout from ONE eager forward pass, no TTA yet.
+
+    The returned prediction's ``tta_positive`` holds the scan's own value only (stability not checked yet);
+    :func:`complete_tta` adds the augmented views without running the scan itself again.
 
     Args:
         classifier: the loaded model (eager attention; not modified).
@@ -220,14 +225,12 @@ def first_look(classifier: Classifier, image: Image.Image, temperature: float = 
         temperature: calibration temperature T > 0.
 
     Returns:
-        The :class:`FirstLook`.
+        The :class:`FirstLook` with a one-view prediction.
     """
     pixel_values, geom = preprocess(image, classifier.preprocess)  # (3, S, S)
     with torch.no_grad():
         out = classifier.model(pixel_values=pixel_values[None], output_attentions=True)
-    views = tta_batch(pixel_values, classifier.preprocess)[1:]  # view 0 is the scan itself, already run
-    logits = np.concatenate([out.logits.double().numpy(), _logits(classifier, views)])  # (K, C)
-    prediction = _prediction(classifier, logits, temperature)
+    prediction = _prediction(classifier, out.logits.double().numpy(), temperature)
     raw = rollout.attention_rollout(out.attentions, classifier.patch_grid)
     heat = heatmap_from_raw(
         raw,
@@ -239,3 +242,37 @@ def first_look(classifier: Classifier, image: Image.Image, temperature: float = 
         extras={"class_specific": False},
     )
     return FirstLook(prediction, geom, MapRecord.of(heat))
+
+
+def complete_tta(classifier: Classifier, image: Image.Image, look: FirstLook) -> FirstLook:
+    """Add the test-time-augmentation spread to a :func:`quick_look` (one batched pass over the other views).
+
+    Args:
+        classifier: the model that made ``look``.
+        image: the same decoded scan.
+        look: its quick look (a complete one is returned unchanged).
+
+    Returns:
+        The same look with every view in ``prediction.tta_positive``; equal to :func:`first_look`.
+    """
+    if len(look.prediction.tta_positive) == len(TTA_VIEWS):
+        return look
+    pixel_values, _ = preprocess(image, classifier.preprocess)
+    views = tta_batch(pixel_values, classifier.preprocess)[1:]  # view 0 is the scan itself, already run
+    own = look.prediction.logits.astype(np.float64)[None]  # float32 logits, exactly as the pass gave them
+    logits = np.concatenate([own, _logits(classifier, views)])  # (K, C)
+    return dataclasses.replace(look, prediction=_prediction(classifier, logits, look.prediction.temperature))
+
+
+def first_look(classifier: Classifier, image: Image.Image, temperature: float = 1.0) -> FirstLook:
+    """Predict a scan and roll out its attention from one eager forward pass, plus one batched TTA pass.
+
+    Args:
+        classifier: the loaded model (eager attention; not modified).
+        image: decoded scan.
+        temperature: calibration temperature T > 0.
+
+    Returns:
+        The :class:`FirstLook` (:func:`quick_look` followed by :func:`complete_tta`).
+    """
+    return complete_tta(classifier, image, quick_look(classifier, image, temperature))

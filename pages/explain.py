@@ -17,10 +17,8 @@ from dashboard import (
     resources,
     settings,
     widgets,
-    widgets_eval,
 )
 from dashboard.trust_view import show_trust
-from model.report import CaseReport
 
 layout.page_header(
     "Explain a scan",
@@ -39,7 +37,8 @@ with left:
     st.image(scan.image, caption=explain_view.scan_caption(name, scan))
 with right:
     flags = explain_view.quality_warning(classifier, sha, data)  # first: a failed check marks the answer
-    look, reading = answer_view.show_answer(classifier, sha, data, flags)
+    answer = answer_view.show_answer(classifier, sha, data, flags)  # one forward pass; TTA after the maps
+    look = answer.look
     match = answer_view.show_provenance(sha)
     for note in scan.notes:
         st.caption(note)
@@ -57,38 +56,16 @@ with c4:
 score = widgets.show_score_toggle()
 methods, trust = show_trust(classifier, methods)
 if not methods:
+    answer.finish()
     layout.stop_with("Choose at least one method above.")
 
 outline = resources.mask_cached(str(settings.data_dir()), sha) if settings.data_dir() else None
 view = {"data": data, "cmap": cmap, "opacity": opacity, "score": score, "outline": outline, **trust}
 if outline is not None:
     st.caption("Dashed cyan line: the tumour outline hand-drawn for this scan (rough; not ground truth).")
-maps, scores = explain_view.render_maps(classifier, scan, look, target, methods, view)
+maps, scores = explain_view.render_maps(classifier, scan, look, target, methods, view, then=answer.finish)
+answer.finish()
 
 st.subheader("Download")
-settings_shown = {
-    "Class explained": classifier.labels[target],
-    "Colour map": cmap,
-    "Opacity": f"{opacity:.2f}",
-    "Probabilities": widgets_eval.probability_kind(widgets_eval.use_calibrated()),
-    "Answer": f"{reading.headline}. {reading.sentence}",
-    "Stability": reading.stability,
-}
-if match is not None:
-    settings_shown["Known scan"] = match.sentence()
-report_view.downloads(
-    CaseReport(
-        scan.image,
-        look.prediction,
-        look.geometry,
-        maps,
-        classifier.fingerprint,
-        classifier.source,
-        sha,
-        settings_shown,
-        scores,
-        flags,
-    ),
-    view,
-    name,
-)
+report = report_view.case_report(answer, scan, (target, maps, scores, view), match)
+report_view.downloads(report, view, name)

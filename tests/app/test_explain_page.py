@@ -113,3 +113,34 @@ def test_session_state_handoff_opens_case_every_time(app_env, app_test):
         assert at.metric and at.selectbox(key="explain.case_path").value == "yes/yes3.png"
         at.radio(key="explain.source").set_value("upload").run()
         assert "case" not in at.query_params and not at.metric
+
+
+def test_first_answer_needs_one_pass_and_tta_follows_the_fast_maps(
+    app_env, app_test, phantom_png, monkeypatch
+):
+    from dashboard import resources
+
+    calls: list[str] = []
+
+    def spy(name: str):
+        real = getattr(resources, name)
+
+        def call(*args, **kwargs):
+            calls.append(args[4] if name == "explain_cached" else name)  # explain_cached: the method
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("quick_look_cached", "first_look_cached", "explain_cached"):
+        monkeypatch.setattr(resources, name, spy(name))
+    at = app_test(PAGE)
+    at.session_state["explain.methods"] = ["attention_rollout", "gradient_rollout", "occlusion"]
+    at = _upload(at, phantom_png())
+    assert not at.exception
+    fast, slow = calls.index("gradient_rollout"), calls.index("occlusion")
+    assert calls[0] == "quick_look_cached"  # the answer and the rollout come from one eager pass
+    assert fast < calls.index("first_look_cached") < slow  # TTA after the fast maps, before the slow ones
+    stability = {m.label: m.value for m in at.metric}["Stability (TTA)"]
+    assert stability.startswith("± ")  # filled in once the views ran
+    captions = " ".join(c.value for c in at.caption)
+    assert "This measures stability, not the chance of being right" in captions

@@ -13,9 +13,11 @@ from model.explain.registry import safe_explain
 from model.inference import (
     TTA_VIEWS,
     calibration_temperature,
+    complete_tta,
     first_look,
     predict,
     predict_tensor,
+    quick_look,
     tta_batch,
 )
 from model.preprocess import preprocess
@@ -93,6 +95,22 @@ def test_first_look_matches_predict_and_the_registry_rollout(tiny_classifier, sc
     reference = safe_explain(rollout.NAME, tiny_classifier.model, x, 0)
     np.testing.assert_allclose(look.rollout.heatmap().values, reference.values, atol=MAP_TOL)
     assert look.rollout.values.shape == tiny_classifier.patch_grid
+
+
+def test_quick_look_is_the_first_answer_and_complete_tta_adds_the_spread(tiny_classifier, scan):
+    quick = quick_look(tiny_classifier, scan, temperature=1.3)
+    assert len(quick.prediction.tta_positive) == 1  # stability not checked yet: one view, the scan itself
+    full = complete_tta(tiny_classifier, scan, quick)
+    assert len(full.prediction.tta_positive) == len(TTA_VIEWS)
+    reference = first_look(tiny_classifier, scan, temperature=1.3)
+    for got in (full, reference):  # the split path gives the one-pass answer exactly
+        np.testing.assert_array_equal(got.prediction.logits, quick.prediction.logits)
+        np.testing.assert_array_equal(got.prediction.probs, quick.prediction.probs)
+        np.testing.assert_array_equal(got.rollout.values, quick.rollout.values)
+    np.testing.assert_array_equal(full.prediction.tta_positive, reference.prediction.tta_positive)
+    p, _ = predict(tiny_classifier, scan, temperature=1.3)
+    np.testing.assert_allclose(full.prediction.tta_positive, p.tta_positive, atol=PROB_TOL)
+    assert complete_tta(tiny_classifier, scan, full) is full  # a complete look is left alone
 
 
 def test_calibration_temperature_only_for_the_matching_model(tmp_path):
