@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard import layout, resources, settings, trust_view, widgets
+from dashboard import layout, map_view, resources, settings, trust_view, widgets
 from dashboard.safe_text import plain
 from model.case_files import CaseFileError, read_case
 from model.explain.registry import EXPLAINERS
@@ -163,10 +163,8 @@ def _fill(
         )
         score = {"deletion": curves.deletion_auc, "insertion": curves.insertion_auc}
         score = trust_view.score_with_reference(classifier, scan.sha256, view["data"], target, score)
-    fig = trust_view.build_map(scan.image, record, look.geometry, EXPLAINERS[method].label, view)
     with slot.container():
-        with resources.LOCK:
-            st.pyplot(fig)
+        map_view.show_map(scan, view["data"], record, look.geometry, EXPLAINERS[method].label, view)
         notes = [trust_view.score_text(score)] if score else []
         notes += ["no evidence for this class anywhere (empty map)"] if not record.values.any() else []
         notes += trust_view.map_notes(method, record, view, look.geometry)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
+from numpy.typing import NDArray
 
-from model import explain_scan, inference, lesson
+from model import explain_scan, inference, lesson, overlay
 from model.explain.quality import FaithfulnessCurves
 from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
 from model.loading import Classifier, load_classifier
@@ -52,6 +54,12 @@ def temperature_cached(eval_dir: str, fingerprint: str, mtime: float) -> tuple[f
 def input_reference_cached(source: str, fingerprint: str) -> InputReference | None:
     """The training-data reference ranges saved in the model folder, or None (check disabled)."""
     return load_input_reference(source)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def display_scan_cached(sha256: str, _scan_bytes: bytes) -> NDArray[np.uint8]:
+    """The scan reduced once to display size (``model.overlay.DISPLAY_SIDE``), (h, w, 3) uint8 RGB."""
+    return overlay.display_scan(load_scan_cached(sha256, _scan_bytes).image)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -296,7 +304,6 @@ def explanation_comparison(a_dir: str | Path, b_dir: str | Path, names: list[str
 
 
 # --- provenance: the training manifest and tumour masks (issue 13) ---
-from numpy.typing import NDArray  # noqa: E402
 
 from model import provenance  # noqa: E402
 from model.masks import MaskError, load_mask  # noqa: E402

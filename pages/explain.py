@@ -34,7 +34,7 @@ sha, scan = explain_view.decode(name, data)
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    st.image(scan.image, caption=explain_view.scan_caption(name, scan))
+    st.image(resources.display_scan_cached(sha, data), caption=explain_view.scan_caption(name, scan))
 with right:
     flags = explain_view.quality_warning(classifier, sha, data)  # first: a failed check marks the answer
     answer = answer_view.show_answer(classifier, sha, data, flags)  # one forward pass; TTA after the maps
