@@ -154,7 +154,7 @@ def run_panel_rows(source: str, data: bytes, eval_dir: str, fwd: Timing, s: Sett
         Row(
             "panel.render",
             SECTION,
-            f"drawing: {len(shown)} map figures + colour bar as matplotlib PNGs (the rerun path before arrays)",
+            f"drawing: {len(shown)} map figures + colour bar as matplotlib PNGs (the old rerun path)",
             render.median_s,
             render.median_s / fwd.median_s,
             note="what st.pyplot added on top of the cached lookups before the maps became arrays "

@@ -4,8 +4,12 @@ Keys are hashable ids only (model source, weights fingerprint, scan sha256, meth
 scan's bytes travel as the unhashed ``_scan_bytes`` argument, so the sha256 is the key and the bytes are never
 hashed twice. Cached functions read only their arguments (never env vars or session state).
 
-The model is shared read-only by every session. Explainers and matplotlib rendering are not safe to run
-concurrently, so callers hold :data:`LOCK` around them (the only module-level mutable object in the app).
+The model is shared read-only by every session: no method hooks it, trains it or keeps gradients on it, so
+model work of two sessions may overlap (``tests/unit/test_concurrency.py``: the maps stay bit-identical).
+Model work goes through one of two lanes so that one session's first answer never waits behind another's
+slow map: :data:`FAST_LANE` (the first answer, TTA, the fast maps) and :data:`SLOW_LANE` (slow maps, scores,
+references), one computation at a time in each, so the two cores are never split more than two ways.
+:data:`LOCK` guards matplotlib, which is not thread-safe (these locks are the app's only module-level state).
 """
 
 from __future__ import annotations
@@ -19,18 +23,27 @@ from numpy.typing import NDArray
 
 from model import explain_scan, inference, lesson, overlay
 from model.explain.quality import FaithfulnessCurves
+from model.explain.registry import EXPLAINERS
 from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
 from model.loading import Classifier, load_classifier
 from model.scan import Scan, load_scan
 
-# Guards explainers (Captum attaches hooks to the shared model) and matplotlib (not thread-safe).
-LOCK = threading.Lock()
+LOCK = threading.Lock()  # matplotlib drawing (pyplot-free, but its font and text caches are shared)
+FAST_LANE = threading.Lock()  # first answers, TTA and fast maps: never queued behind a slow map
+SLOW_LANE = threading.Lock()  # slow maps, faithfulness curves, reference rankings, sanity maps
+
+
+def lane(method: str) -> threading.Lock:
+    """The lane of one registry method's map: :data:`FAST_LANE` for fast methods, else :data:`SLOW_LANE`."""
+    return FAST_LANE if EXPLAINERS[method].speed == "fast" else SLOW_LANE
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_classifier_cached(source: str) -> Classifier:
     """Load a classifier once for all sessions; errors are not cached (a fixed folder loads on rerun)."""
-    return load_classifier(source)
+    classifier = load_classifier(source)
+    inference.warm_up(classifier)  # its hooks settle before two lanes may run it at once
+    return classifier
 
 
 # 16 working-size scans of at most 12.6 MB (WORKING_MAX_PIXELS RGB) each: at most ~200 MB for all sessions.
@@ -77,7 +90,7 @@ def first_look_cached(
     """Prediction (raw + calibrated + TTA) and attention rollout: :func:`quick_look_cached` + TTA views."""
     classifier = load_classifier_cached(source)
     look = quick_look_cached(source, fingerprint, sha256, _scan_bytes, temperature)
-    with LOCK:
+    with FAST_LANE:
         return inference.complete_tta(classifier, load_scan_cached(sha256, _scan_bytes).image, look)
 
 
@@ -87,7 +100,7 @@ def quick_look_cached(
 ) -> inference.FirstLook:
     """The first answer: prediction and attention rollout from one eager forward pass (no TTA yet)."""
     classifier = load_classifier_cached(source)
-    with LOCK:
+    with FAST_LANE:
         return inference.quick_look(classifier, load_scan_cached(sha256, _scan_bytes).image, temperature)
 
 
@@ -97,7 +110,7 @@ def explain_cached(
 ) -> explain_scan.MapRecord:
     """One explanation map (shares summing to 1; model.explain.heatmap); ``params``: (name, value) pairs."""
     classifier = load_classifier_cached(source)
-    with LOCK:
+    with lane(method):
         return explain_scan.explain_image(
             classifier, load_scan_cached(sha256, _scan_bytes).image, method, target, dict(params)
         )
@@ -110,7 +123,7 @@ def faithfulness_cached(
     """Deletion / insertion areas of one map (computed on demand, then cached)."""
     classifier = load_classifier_cached(source)
     record = explain_cached(source, fingerprint, sha256, _scan_bytes, method, target, params)
-    with LOCK:
+    with SLOW_LANE:
         return explain_scan.score_faithfulness(
             classifier, load_scan_cached(sha256, _scan_bytes).image, record
         )
@@ -122,7 +135,7 @@ def layer_maps_cached(
 ) -> explain_scan.LayerMaps:
     """Per-layer, per-head CLS attention and cumulative rollout for the Learn page."""
     classifier = load_classifier_cached(source)
-    with LOCK:
+    with FAST_LANE:
         return explain_scan.layer_maps(classifier, load_scan_cached(sha256, _scan_bytes).image)
 
 
@@ -134,7 +147,7 @@ def random_faithfulness_cached(
     classifier = load_classifier_cached(source)
     rows, cols = classifier.patch_grid
     record = lesson.random_map(rows, cols, target, classifier.preprocess.image_size)
-    with LOCK:
+    with SLOW_LANE:
         image = load_scan_cached(sha256, _scan_bytes).image
         return explain_scan.score_faithfulness(classifier, image, record)
 
@@ -248,7 +261,7 @@ def randomised_map_cached(
 ) -> explain_scan.MapRecord:
     """One map of the fully randomised model (default parameters), for the sanity-check comparison."""
     random_classifier = randomised_classifier_cached(source, fingerprint, seed)
-    with LOCK:
+    with SLOW_LANE:
         return explain_scan.explain_image(
             random_classifier, load_scan_cached(sha256, _scan_bytes).image, method, target, {}
         )
@@ -359,5 +372,5 @@ def reference_cached(
 ) -> reference.ScoreReference:
     """What a random patch ranking scores on this scan and class (shared by every method's scores)."""
     classifier = load_classifier_cached(source)
-    with LOCK:
+    with SLOW_LANE:
         return reference.random_reference(classifier, load_scan_cached(sha256, _scan_bytes).image, target)

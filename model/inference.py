@@ -213,6 +213,17 @@ class FirstLook:
     rollout: MapRecord
 
 
+def warm_up(classifier: Classifier) -> None:
+    """One eager pass with attentions on a blank input, before the model is shared between threads.
+
+    transformers adds its attention-capturing forward hooks to the model the first time attentions are
+    asked for; doing that once here means no session's forward pass ever sees the model's hooks change.
+    """
+    size = classifier.preprocess.image_size
+    with torch.no_grad():
+        classifier.model(pixel_values=torch.zeros(1, 3, size, size), output_attentions=True)
+
+
 def quick_look(classifier: Classifier, image: Image.Image, temperature: float = 1.0) -> FirstLook:
     """The first answer: prediction and attention rollout from ONE eager forward pass, no TTA yet.
 

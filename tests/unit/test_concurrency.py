@@ -106,3 +106,24 @@ def test_every_dashboard_cache_is_bounded():
     assert {"load_classifier_cached", "first_look_cached", "explain_cached"} <= set(cached)
     unbounded = [name for name, fn in cached.items() if fn._info.max_entries is None and fn._info.ttl is None]
     assert not unbounded, f"st.cache_* without max_entries or ttl (memory grows without limit): {unbounded}"
+
+
+def test_a_first_answer_never_waits_behind_a_slow_map(tiny_model_dir, clean_caches):
+    source = str(tiny_model_dir)
+    shared = resources.load_classifier_cached(source)
+    sha, data = _scan(0)
+    assert resources.lane("occlusion") is resources.SLOW_LANE
+    assert resources.lane("gradient_rollout") is resources.FAST_LANE
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with resources.SLOW_LANE:  # another session's slow map is running
+            slow = pool.submit(
+                resources.explain_cached, source, shared.fingerprint, sha, data, "occlusion", 1, ()
+            )
+            look = pool.submit(
+                resources.quick_look_cached, source, shared.fingerprint, sha, data, TEMPERATURE
+            )
+            quick = look.result(timeout=120)  # answered while the slow lane is still taken
+            assert not slow.done()  # the slow map queues behind the slow lane, and only there
+        assert slow.result(timeout=120).values.shape == shared.patch_grid
+    assert quick.prediction.labels == shared.labels
+    assert foreign_hooks(shared.model) == []
