@@ -25,10 +25,11 @@ from dashboard.safe_text import plain
 from model.case_files import CaseFileError, read_case
 from model.cohorts import filter_cases, map_peak, peak_region
 from model.explain.registry import EXPLAINERS
+from model.explain_scan import MapRecord
 from model.loading import Classifier
-from model.preprocess import crop_and_resize
+from model.preprocess import Geometry, crop_and_resize
 from model.report import overlay_map
-from model.scan import ScanError
+from model.scan import Scan, ScanError
 
 EXPLAIN_PAGE = "../pages/explain.py"
 GALLERY_COLUMNS = 4
@@ -50,6 +51,23 @@ def class_thumbnail(
         target: class index explained (the predicted class: "why tumour" for a false positive).
         method: registry key of the explanation method (default: gradient-weighted rollout).
     """
+    found = _case_map(classifier, data_dir, case, target, method)
+    if isinstance(found, str):
+        return found
+    scan, record, geometry = found
+    heat = overlay_map(record, geometry)
+    peak = map_peak(heat)
+    region = peak_region(np.asarray(scan.image.convert("L"), dtype=np.float32), peak)
+    title = f"{case} · why {classifier.labels[target]}"
+    return figures_audit.build_thumbnail_figure(
+        scan.image, heat, title, opacity=THUMBNAIL_OPACITY, peak=peak
+    ), region
+
+
+def _case_map(
+    classifier: Classifier, data_dir: Path, case: str, target: int, method: str
+) -> tuple[Scan, MapRecord, Geometry] | str:
+    """A saved case's scan, its cached map and geometry, or the sentence saying why it cannot be read."""
     try:
         data = read_case(data_dir, case)
     except CaseFileError as err:
@@ -59,17 +77,9 @@ def class_thumbnail(
         scan = resources.load_scan_cached(sha, data)
     except ScanError as err:
         return f"{plain(case)} cannot be read: {plain(err)}"
-    record = resources.explain_cached(
-        classifier.source, classifier.fingerprint, sha, data, method, target, ()
-    )
-    _, geometry = crop_and_resize(scan.image, classifier.preprocess)
-    heat = overlay_map(record, geometry)
-    peak = map_peak(heat)
-    region = peak_region(np.asarray(scan.image.convert("L"), dtype=np.float32), peak)
-    title = f"{case} · why {classifier.labels[target]}"
-    return figures_audit.build_thumbnail_figure(
-        scan.image, heat, title, opacity=THUMBNAIL_OPACITY, peak=peak
-    ), region
+    source, fingerprint = classifier.source, classifier.fingerprint
+    record = resources.explain_cached(source, fingerprint, sha, data, method, target, ())
+    return scan, record, crop_and_resize(scan.image, classifier.preprocess)[1]
 
 
 def thumbnail(
@@ -90,19 +100,10 @@ def thumbnail(
         method: registry key of the explanation method (default: attention rollout).
         title: figure title (default: the case path).
     """
-    try:
-        data = read_case(data_dir, case)
-    except CaseFileError as err:
-        return plain(err)
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        scan = resources.load_scan_cached(sha, data)
-    except ScanError as err:
-        return f"{plain(case)} cannot be read: {plain(err)}"
-    record = resources.explain_cached(
-        classifier.source, classifier.fingerprint, sha, data, method, target, ()
-    )
-    _, geometry = crop_and_resize(scan.image, classifier.preprocess)
+    found = _case_map(classifier, data_dir, case, target, method)
+    if isinstance(found, str):
+        return found
+    scan, record, geometry = found
     return figures.build_map_figure(scan.image, record, geometry, title or case, opacity=THUMBNAIL_OPACITY)
 
 
