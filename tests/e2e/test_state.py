@@ -39,7 +39,8 @@ def _until(page, check, what: str) -> None:  # noqa: F811
         if page.locator(RUNNING).count() == 0 and check():
             return
         page.wait_for_timeout(POLL_MS)
-    raise AssertionError(f"timed out waiting for {what}")
+    sliders = [s.inner_text()[:80] for s in page.locator(f'{MAIN} [data-testid="stSlider"]').all()]
+    raise AssertionError(f"timed out waiting for {what}; sliders shown: {sliders}")
 
 
 def _methods(page) -> list[str]:  # noqa: F811
@@ -108,6 +109,10 @@ def test_performance_threshold_survives_leaving_the_page(page, tiny_server):  # 
     _open(page, url, "performance")
     _nudge(page, "Decision threshold", 5, 0.01)
     assert _slider_value(page, "Decision threshold") == "0.55"
+    # the browser moving the slider is not the server having it: wait for the page drawn at 0.55 (the
+    # rerun may not have started when _nudge saw no run in progress; leaving then would drop the change)
+    drawn = page.locator(f"{MAIN} h3").filter(has_text="at threshold 0.55")
+    _until(page, lambda: drawn.count() > 0, "the page drawn at 0.55")
     for other in ("Overview", "Explain a scan", "Learn"):  # several runs without the slider
         page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=other).click()
         _until(page, lambda t=other: page.locator(f"{MAIN} h1").filter(has_text=t).count() > 0, other)
