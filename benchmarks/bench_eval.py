@@ -3,8 +3,10 @@
 Both read the same image files from disk. The pipeline is what a reader would write first:
 ``pipeline("image-classification")`` on the model folder, with the folder's ``preprocessor_config.json`` read
 by ``AutoImageProcessor.from_pretrained(dir, backend="pil")`` (``ViTImageProcessor`` wants torchvision, which
-the project does not install), called once per image. ``predict_paths`` also crops the brain first, so it does
-more work per image than the pipeline.
+the project does not install), called once per image, with SDPA attention (transformers' default).
+``predict_paths`` also crops the brain first, so it does more work per image than the pipeline; it decodes
+and crops batch k + 1 in a thread while the model runs batch k, and its fp32 forward uses SDPA on the same
+weights (int8 stays on eager attention).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def run_eval(
         Row(
             "eval.fp32",
             SECTION,
-            f"model.evaluate.predict_paths, fp32, batch {bs} (+ decode, brain crop)",
+            f"model.evaluate.predict_paths, fp32 (SDPA), batch {bs} "
+            "(+ decode, brain crop, in a thread one batch ahead)",
             fp32.median_s,
             value=rate(fp32),
             unit="images/s",
@@ -85,7 +88,7 @@ def run_eval(
         Row(
             "eval.int8",
             SECTION,
-            f"predict_paths on quantize_int8 (dynamic int8 Linear), batch {bs}",
+            f"predict_paths on quantize_int8 (dynamic int8 Linear, eager attention), batch {bs}",
             int8.median_s,
             value=rate(int8),
             unit="images/s",

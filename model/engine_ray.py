@@ -31,7 +31,7 @@ from tqdm import tqdm
 import model
 from model.engine import EngineError, RayOptions
 from model.evaluate import EvaluationInputError, quantize_int8
-from model.loading import Classifier, load_classifier
+from model.loading import Classifier, load_classifier, with_sdpa_attention
 from model.preprocess import PreprocessConfig, crop_and_resize, normalise
 from model.scan import ScanError, load_scan
 
@@ -225,7 +225,8 @@ class Predictor:
             )
         self.classifier = quantize_int8(classifier) if int8 else classifier
         self.device = device_for(gpus)
-        self.model = self.classifier.model.to(self.device)
+        # the local engine's forward pass (SDPA on the same weights), so both give the same logits
+        self.model = with_sdpa_attention(self.classifier.model).to(self.device)
 
     def __call__(self, batch: dict) -> dict:
         """``{"index": (1,), "pixels": (1, B, S, S, 3)}`` -> ``{"index", "logits": (1, B, K) float32}``."""

@@ -24,6 +24,7 @@ import dataclasses
 import re
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +45,9 @@ from model.calibration import TemperatureFit, fit_temperature
 from model.data import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
 from model.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
 from model.labels import DEFAULT_CLASS_MAP, POSITIVE_LABEL, LabelMismatchError
-from model.loading import Classifier, ModelLoadError, load_classifier
+from model.loading import Classifier, ModelLoadError, load_classifier, with_sdpa_attention
 from model.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
-from model.preprocess import preprocess_batch
+from model.preprocess import PreprocessConfig, crop_and_resize, normalise
 from model.scan import Scan, ScanError, load_scan
 
 DEFAULT_BATCH_SIZE = 16
@@ -64,6 +65,20 @@ def _load(path: str | Path) -> Scan:
         raise ScanError(f"{path}: {err}") from err
 
 
+def _read_batch(
+    paths: Sequence[str | Path], expected_sha256: Sequence[str] | None, cfg: PreprocessConfig
+) -> NDArray[np.uint8]:
+    """Decode, check and crop/resize one batch of files: (B, S, S, 3) uint8 (no torch: runs in a thread)."""
+    scans = [_load(p) for p in paths]
+    for k, scan in enumerate(scans):
+        if expected_sha256 is not None and scan.sha256 != expected_sha256[k]:
+            raise EvaluationInputError(
+                f"{paths[k]} differs from the manifest (sha256 mismatch): use the data the "
+                "manifest was made from, or regenerate the manifest."
+            )
+    return np.stack([crop_and_resize(s.image, cfg)[0] for s in scans])
+
+
 def predict_paths(
     classifier: Classifier,
     paths: Sequence[str | Path],
@@ -73,6 +88,13 @@ def predict_paths(
     desc: str = "inference",
 ) -> NDArray[np.float32]:
     """Run the classifier on image files, in batches, under ``torch.inference_mode``.
+
+    One background thread decodes, checks and brain-crops batch k + 1 (PIL, hashlib, scipy: no torch) while
+    the model runs batch k, so at most two batches of pixels are held at once. Normalisation and the forward
+    pass stay on the calling thread, so the logits are those of decoding and predicting each batch in turn.
+    The forward pass uses SDPA attention on the same weights for fp32 models
+    (:func:`model.loading.with_sdpa_attention`; logits within ~1e-6 of eager attention).
+    An error in any file is raised here, naming the file, after the thread has stopped.
 
     Args:
         classifier: a loaded model (see :func:`model.loading.load_classifier`).
@@ -91,20 +113,26 @@ def predict_paths(
     """
     if batch_size < 1:
         raise EvaluationInputError(f"batch size must be >= 1, got {batch_size}.")
+    cfg, model = classifier.preprocess, with_sdpa_attention(classifier.model)
+    starts = range(0, len(paths), batch_size)
+    jobs = [
+        (paths[i : i + batch_size], None if expected_sha256 is None else expected_sha256[i : i + batch_size])
+        for i in starts
+    ]
     out = [np.zeros((0, len(classifier.labels)), np.float32)]
     bar = tqdm(total=len(paths), unit="img", desc=desc, disable=not progress)
-    with torch.inference_mode(), bar:
-        for start in range(0, len(paths), batch_size):
-            scans = [_load(p) for p in paths[start : start + batch_size]]
-            for k, scan in enumerate(scans):
-                if expected_sha256 is not None and scan.sha256 != expected_sha256[start + k]:
-                    raise EvaluationInputError(
-                        f"{paths[start + k]} differs from the manifest (sha256 mismatch): use the data the "
-                        "manifest was made from, or regenerate the manifest."
-                    )
-            batch, _ = preprocess_batch([s.image for s in scans], classifier.preprocess)  # (B, 3, S, S)
-            out.append(classifier.model(pixel_values=batch).logits.float().numpy())  # (B, K)
-            bar.update(len(scans))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict-paths-decode")
+    try:
+        ahead = pool.submit(_read_batch, *jobs[0], cfg) if jobs else None
+        with torch.inference_mode(), bar:
+            for k in range(len(jobs)):
+                pixels = ahead.result()  # (B, S, S, 3) uint8; re-raises the thread's error
+                ahead = pool.submit(_read_batch, *jobs[k + 1], cfg) if k + 1 < len(jobs) else None
+                batch = normalise(pixels, cfg)  # (B, 3, S, S)
+                out.append(model(pixel_values=batch).logits.float().numpy())  # (B, K)
+                bar.update(len(pixels))
+    finally:  # never leave the thread running: drop queued work, wait for the batch in hand
+        pool.shutdown(wait=True, cancel_futures=True)
     return np.concatenate(out)
 
 

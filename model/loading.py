@@ -6,6 +6,7 @@ plus ``preprocessor_config.json`` and, when trained here, ``training_config.json
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -209,6 +210,31 @@ def load_classifier(source: str | Path, expected_labels: tuple[str, ...] | None 
     if expected_labels is not None:
         check_labels(labels, expected_labels, f"model '{source}'")
     return Classifier(model, _read_preprocess(source, local), labels, weights_fingerprint(model), source)
+
+
+def with_sdpa_attention(model: torch.nn.Module) -> torch.nn.Module:
+    """The same model (the very same weight tensors, nothing copied) but with PyTorch's SDPA attention.
+
+    For batch inference that needs no attention maps: the fused kernel skips materialising softmax inputs,
+    about 10 % of a ViT-S/14 pass on 2 cores, and moves logits by ~1e-6. The shared model keeps its eager
+    attention and its config untouched (the app needs both for rollout); only the module tree and the config
+    are copied. A model already on another attention implementation is returned as is, and so is a
+    dynamic-int8 one: it quantises each activation afresh, so a 1e-6 change flips roundings and moves its
+    logits by up to ~0.1 (bundled model).
+
+    Args:
+        model: a ``ViTForImageClassification`` (fp32, or dynamic int8 from ``quantize_dynamic``).
+
+    Returns:
+        A model in eval mode whose parameters and buffers are ``model``'s own (``model`` itself when kept).
+    """
+    quantized = any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in model.modules())
+    if quantized or getattr(model.config, "_attn_implementation", None) != "eager":
+        return model
+    shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    twin = copy.deepcopy(model, shared)
+    twin.config._attn_implementation = "sdpa"  # the copy's config, shared by all of the copy's layers
+    return twin.eval()
 
 
 def _load_from_hub(hub_id: str, **head: object) -> ViTForImageClassification:
