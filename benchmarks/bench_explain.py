@@ -94,7 +94,7 @@ COMPARISONS = (
         None,
         3.0,
         0.8,
-        note="reference = the sliding-window map (same windows, finer stride), summed per patch",
+        note="reference = the library's map: the project computes the same windows, batched",
     ),
     Comparison(
         "gradcam",

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, object] = {
     "window": None,
     "stride": None,
     "baseline": "min",
-    "perturbations_per_eval": 32,
+    "perturbations_per_eval": 16,
 }
 PARAM_HELP = {
     "window": "Side of the square hidden at a time, in pixels (None = one ViT patch).",

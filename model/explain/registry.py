@@ -137,8 +137,8 @@ EXPLAINERS: dict[str, Explainer] = {
             occlusion,
             "Occlusion",
             "slow",
-            "Hides one patch at a time and measures how much the class score drops. Direct and easy to "
-            "read, but one forward pass per patch.",
+            "Hides a patch-sized window at a time, sliding by half a patch, and measures how much the class "
+            "score drops. Direct and easy to read, but one forward pass per window (~4 per patch).",
             "Zeiler & Fergus 2014, Visualizing and Understanding Convolutional Networks",
         ),
     )
