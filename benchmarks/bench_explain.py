@@ -42,6 +42,8 @@ class Comparison:
         reference_params: settings -> parameters of the project's method that make the reference.
         min_speedup: target speed-up of the project default over the library default (None: no target).
         min_agreement: target rank correlation of the project default with the reference (None: no target).
+        variant: (row-id suffix, words, patch size -> parameters) of one more project setting, timed once
+            and held to the same targets (None: only the defaults).
     """
 
     method: str
@@ -52,6 +54,7 @@ class Comparison:
     min_speedup: float | None = None
     min_agreement: float | None = None
     note: str = field(default="")
+    variant: tuple[str, str, Callable[[int], dict]] | None = None
 
 
 COMPARISONS = (
@@ -95,6 +98,11 @@ COMPARISONS = (
         3.0,
         0.8,
         note="reference = the sliding-window map (same windows, finer stride), summed per patch",
+        variant=(
+            "sliding",
+            "the library's windows (stride = half a patch), batched",
+            lambda p: {"stride": p // 2},
+        ),
     ),
     Comparison(
         "gradcam",
@@ -209,12 +217,40 @@ def compare_method(
     project_row.agreement = agreement(proj.value, ref_map, p)
     project_row.note = "; ".join(n for n in (_patch_note(proj.value, ref_map, p), c.note) if n)
     project_row.value, project_row.unit = speedup, "× speed-up vs library default"
-    if c.min_speedup is not None:
-        project_row.checks.append(Check("speed-up vs library", speedup, ">=", c.min_speedup))
-    if c.min_agreement is not None:
-        rho = project_row.agreement
-        project_row.checks.append(Check("Spearman vs reference", rho, ">=", c.min_agreement))
+    _add_checks(project_row, c, speedup)
+    if c.variant is not None:
+        rows.append(_variant_row(c, classifier, x, target, fwd, (lib, ref_map)))
     return rows
+
+
+def _add_checks(row: Row, c: Comparison, speedup: float) -> None:
+    if c.min_speedup is not None:
+        row.checks.append(Check("speed-up vs library", speedup, ">=", c.min_speedup))
+    if c.min_agreement is not None:
+        row.checks.append(Check("Spearman vs reference", row.agreement, ">=", c.min_agreement))
+
+
+def _variant_row(
+    c: Comparison, classifier: Classifier, x: torch.Tensor, target: int, fwd: Timing, lib_ref: tuple
+) -> Row:
+    """The comparison's extra project setting, timed once against the library timing of the same run."""
+    (suffix, words, make_params), (lib, ref_map) = c.variant, lib_ref
+    model, p = classifier.model, patch_size_of(classifier.model)
+    t = measure(lambda: safe_explain(c.method, model, x, target, **make_params(p)), 1, 0)
+    row = Row(
+        f"{c.method}.{suffix}",
+        SECTION,
+        f"{EXPLAINERS[c.method].label}, {words} ({_params(t.value)})",
+        t.median_s,
+        t.median_s / fwd.median_s,
+        value=lib.median_s / t.median_s,
+        unit="× speed-up vs library default",
+        agreement=agreement(t.value, ref_map, p),
+        peak_mib=t.peak_mib,
+        runs_s=t.runs_s,
+    )
+    _add_checks(row, c, lib.median_s / t.median_s)
+    return row
 
 
 def run_explain(classifier: Classifier, x: torch.Tensor, fwd: Timing, s: Settings) -> tuple[list[Row], int]:
@@ -240,4 +276,6 @@ def expected_ids() -> list[str]:
             ids.append(f"{c.method}.library")
         if c.reference_params is not None:
             ids.append(f"{c.method}.reference")
+        if c.variant is not None:
+            ids.append(f"{c.method}.{c.variant[0]}")
     return ids

@@ -97,7 +97,7 @@ def test_stochastic_methods_are_seeded_and_leave_the_global_rng_alone(module, ti
 
 def test_occlusion_patch_windows_give_the_hand_computed_drop_per_patch():
     model, x = LinearPixels(seed=3), _scan(4)
-    h = occlusion.explain(model, x, 0)
+    h = occlusion.explain(model, x, 0, stride=8)
     contrib = (model.weight[0] * (x[0] - make_baseline(x, "min", 8)[0])).detach()  # (3, 32, 32)
     drop = contrib.sum(0).reshape(4, 8, 4, 8).sum((1, 3)).double().numpy()  # logit drop per patch
     assert h.grid == "patch" and h.params["window"] == 8 and h.params["stride"] == 8
@@ -111,16 +111,28 @@ def test_occlusion_with_overlapping_windows_is_on_the_input_grid(tiny_classifier
     assert h.grid == "input" and h.values.shape == (32, 32)
 
 
-@pytest.mark.parametrize("module", [occlusion, integrated_gradients])
-def test_methods_light_the_patch_the_toy_model_reads(module):
+# Occlusion with patch-aligned windows (its default): half-patch windows also hide parts of the key patch's
+# neighbours, and give them part of the drop (see the next test).
+@pytest.mark.parametrize(("module", "params"), [(occlusion, {"stride": 8}), (integrated_gradients, {})])
+def test_methods_light_the_patch_the_toy_model_reads(module, params):
     model = toy_vit()
     x, y = toy_batch(16, seed=99)
     for i in map(int, np.flatnonzero(y.numpy() == 1)):  # 8 tumour-class toys
-        tumour = module.explain(model, x[i : i + 1], 1).on_patch_grid(8).ravel()
+        tumour = module.explain(model, x[i : i + 1], 1, **params).on_patch_grid(8).ravel()
         assert tumour[key_patch_index()] >= KEY_SHARE_MIN
         # Class-specific: the bright key patch is evidence AGAINST "no tumor", so that map gives it nothing.
-        no_tumour = module.explain(model, x[i : i + 1], 0).on_patch_grid(8).ravel()
+        no_tumour = module.explain(model, x[i : i + 1], 0, **params).on_patch_grid(8).ravel()
         assert no_tumour[key_patch_index()] <= 1 - KEY_SHARE_MIN
+
+
+def test_sliding_occlusion_puts_the_most_on_the_key_patch_and_nothing_beyond_half_a_patch():
+    model = toy_vit()
+    x, y = toy_batch(16, seed=99)
+    r, c = (8 * k for k in divmod(key_patch_index(), 4))
+    for i in map(int, np.flatnonzero(y.numpy() == 1)):
+        h = occlusion.explain(model, x[i : i + 1], 1, stride=4)  # 8 px windows at a 4 px stride
+        assert int(np.argmax(h.on_patch_grid(8))) == key_patch_index()
+        assert h.values[max(0, r - 4) : r + 12, max(0, c - 4) : c + 12].sum() >= KEY_SHARE_MIN
 
 
 def test_gradcam_rerun_of_last_block_matches_model_and_hooked_gradient(tiny_classifier):
