@@ -97,8 +97,8 @@ def _relative(delta: float, change: float) -> float | None:
 
 
 def _checked(used: dict[str, object]) -> tuple[int, int, float, int]:
-    n, top, tol, batch = (int(used["n_steps"]), int(used["max_steps"]), float(used["delta_target"]),
-                          int(used["internal_batch_size"]))  # fmt: skip
+    n, top, batch = int(used["n_steps"]), int(used["max_steps"]), int(used["internal_batch_size"])
+    tol = float(used["delta_target"])
     if n < 2 or batch < 1 or tol < 0:
         raise ValueError(
             f"Integrated Gradients needs n_steps >= 2, internal_batch_size >= 1 and delta_target >= 0; got "
@@ -136,7 +136,8 @@ def integrate(
         schedule.append((len(alphas), rel))
         if rel is None or rel <= tol or len(alphas) >= top:
             break
-        worst = errors.abs().argsort(descending=True)[: min(batch, top - len(alphas))]
+        # the intervals the trapezoid rule gets most wrong (stable: ties split the same way every run)
+        worst = torch.argsort(errors.abs(), descending=True, stable=True)[: min(batch, top - len(alphas))]
         mids = (alphas[worst] + alphas[worst + 1]) / 2
         new_logits, new_terms = _path_terms(model, x, base, mids, target, batch)
         order = torch.cat([alphas, mids]).argsort()
