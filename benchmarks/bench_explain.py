@@ -62,8 +62,12 @@ COMPARISONS = (
         "integrated_gradients",
         "Captum IntegratedGradients defaults: 50 steps, no internal batching",
         alternatives.captum_ig,
-        "project method with the reference step count",
-        lambda s: {"n_steps": s.ig_reference_steps, "internal_batch_size": REFERENCE_BATCH},
+        "project method, the reference step count evenly spaced",
+        lambda s: {
+            "n_steps": s.ig_reference_steps,
+            "max_steps": s.ig_reference_steps,
+            "internal_batch_size": REFERENCE_BATCH,
+        },
         2.0,
         0.9,
     ),
@@ -137,6 +141,17 @@ def _patch_note(a: Heatmap, b: Heatmap, patch_size: int) -> str:
     if a.grid == b.grid == "input":
         return f"Spearman on the patch grid {patch_agreement(a, b, patch_size):.3f}"
     return ""
+
+
+def delta_note(heat: Heatmap) -> str:
+    """For a map refined to a delta target (Integrated Gradients): whether it was met, at how many steps."""
+    if "target_met" not in heat.extras:
+        return ""
+    ex = heat.extras
+    tried = ", ".join(f"{n}: {'n/a' if r is None else f'{r:.1%}'}" for n, r in ex["schedule"])
+    verdict = {True: "met", False: "NOT met", None: "cannot be judged (no logit change)"}[ex["target_met"]]
+    target = f"delta target {ex['delta_target']:.0%} {verdict} at {ex['steps']} steps"
+    return f"{target} (relative delta by steps: {tried})"
 
 
 def _params(heat: Heatmap) -> str:
@@ -215,7 +230,8 @@ def compare_method(
         rows[1].note = _patch_note(lib.value, ref_map, p)
     speedup = lib.median_s / proj.median_s
     project_row.agreement = agreement(proj.value, ref_map, p)
-    project_row.note = "; ".join(n for n in (_patch_note(proj.value, ref_map, p), c.note) if n)
+    notes = (_patch_note(proj.value, ref_map, p), delta_note(proj.value), c.note)
+    project_row.note = "; ".join(n for n in notes if n)
     project_row.value, project_row.unit = speedup, "× speed-up vs library default"
     _add_checks(project_row, c, speedup)
     if c.variant is not None:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from dashboard import figures, figures_trust, resources, settings, widgets_trust
 from dashboard.safe_text import plain
+from model.explain import integrated_gradients
 from model.explain import trust as tr
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
 from model.explain.quality import localisation
@@ -26,9 +27,6 @@ from model.explain_scan import MapRecord
 from model.loading import Classifier
 from model.preprocess import Geometry
 
-# Integrated Gradients: a convergence delta above this share of the logit change f(scan) - f(baseline)
-# means the path integral is not converged (Sundararajan et al. suggest within 5 %).
-MAX_RELATIVE_DELTA = 0.05
 ICONS = {tr.SUPPORTED: "✅", tr.MIXED: "🟡", tr.UNPROVEN: "⚪", tr.FAILS: "❌", tr.UNKNOWN: "❔"}
 LOCALISATION_WORDS = {tr.BETTER: "above chance", tr.WORSE: "below chance", tr.UNCLEAR: "at chance"}
 TOO_WIDE = (
@@ -164,7 +162,7 @@ def method_params(method: str) -> tuple:
     """Parameters a method runs with on the Explain page, as (name, value) pairs (cache-key friendly)."""
     steps = widgets_trust.ig_steps()
     if method == "integrated_gradients" and steps != widgets_trust.DEFAULT_IG_STEPS:
-        return (("n_steps", steps),)
+        return (("max_steps", steps),)
     return ()
 
 
@@ -205,33 +203,41 @@ def trust_line(method: str, verdicts: dict[str, tr.MethodTrust] | None) -> str |
 
 
 def delta_text(record: MapRecord) -> tuple[str, bool] | None:
-    """(sentence, too large) on the Integrated-Gradients convergence delta; None for other methods."""
+    """(sentence, target missed) on the Integrated-Gradients convergence delta; None for other methods."""
     delta = record.extras.get("convergence_delta")
     if delta is None:
         return None
     rel = record.extras.get("relative_delta")
-    steps = record.params.get("n_steps", "?")
+    steps = record.extras.get("steps", record.params.get("n_steps", "?"))
+    target = float(record.extras.get("delta_target", integrated_gradients.DELTA_TARGET))
     change = record.extras.get("logit", math.nan) - record.extras.get("baseline_logit", math.nan)
     if rel is None:
-        return f"convergence delta {delta:+.3g} ({steps} steps; the score barely changes)", False
-    text = f"convergence delta {delta:+.3g} = {rel:.1%} of the logit change {change:+.3g} ({steps} steps)"
-    return text, rel > MAX_RELATIVE_DELTA
+        return (
+            f"convergence delta {delta:+.3g} at {steps} steps; the score barely changes along the path, so "
+            "whether it meets the target cannot be judged",
+            False,
+        )
+    if rel > target:
+        return (
+            f"the map's attributions miss the score change by {rel:.0%} even at {steps} steps (target "
+            f"{target:.0%}): read it as approximate",
+            True,
+        )
+    text = f"convergence delta {delta:+.3g} = {rel:.1%} of the logit change {change:+.3g} at {steps} steps"
+    return f"{text}, within the {target:.0%} target", False
 
 
 def show_delta(record: MapRecord) -> None:
-    """The IG convergence delta under its map; a warning and a "More steps" button when it is large."""
+    """The IG convergence delta under its map; a warning and "More steps" when the target is missed."""
     found = delta_text(record)
     if found is None:
         return
-    text, large = found
-    if large:
-        st.warning(
-            f"Integrated Gradients: {text}, more than {MAX_RELATIVE_DELTA:.0%}. The attributions do not add "
-            "up to the score change: the map may be off."
-        )
+    text, missed = found
+    if missed:
+        st.warning(f"Integrated Gradients: {text}.")
+        widgets_trust.show_more_steps()
     else:
         st.caption(f"Integrated Gradients: {text}.")
-    widgets_trust.show_more_steps()
 
 
 def build_map(scan_image: object, record: MapRecord, geometry: object, title: str, view: dict) -> object:

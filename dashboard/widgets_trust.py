@@ -1,7 +1,7 @@
 """Widgets of the Explain page's trust controls; each ``show_*`` owns (initialises) its session-state key.
 
 Keys: ``explain.trust_order`` ("chosen" | "trust"), ``explain.hide_failing`` (bool), ``explain.signed``
-(bool), ``explain.ig_steps`` (Integrated-Gradients path points, raised by the "More steps" button).
+(bool), ``explain.ig_max_steps`` (most Integrated-Gradients path points, raised by the "More steps" button).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dashboard.widgets import PERSIST
 from model.explain import integrated_gradients
 
 ORDERS = {"chosen": "as chosen (fast ones first)", "trust": "most trusted on this model first"}
-IG_STEPS_KEY = "explain.ig_steps"
-DEFAULT_IG_STEPS = int(integrated_gradients.DEFAULTS["n_steps"])
-# Each click doubles the steps (the delta shrinks roughly with the square of the steps for Gauss-Legendre);
-# 128 steps take about 8x the default's time, the most worth waiting for on CPU.
+IG_STEPS_KEY = "explain.ig_max_steps"
+DEFAULT_IG_STEPS = int(integrated_gradients.DEFAULTS["max_steps"])
+# Each click doubles the most path points IG may use to meet its delta target; 128 points take about 4x the
+# default cap's time, the most worth waiting for on CPU.
 MAX_IG_STEPS = 128
 
 
@@ -58,7 +58,7 @@ def show_signed(key: str = "explain.signed") -> bool:
 
 
 def ig_steps() -> int:
-    """The Integrated-Gradients steps in use (the method's default until "More steps" is pressed)."""
+    """The most Integrated-Gradients path points allowed (the default until "More steps" is pressed)."""
     return int(st.session_state.setdefault(IG_STEPS_KEY, DEFAULT_IG_STEPS))
 
 
@@ -67,7 +67,7 @@ def _double_steps() -> None:
 
 
 def show_more_steps(key: str = "explain.more_steps") -> bool:
-    """A "More steps" button doubling the Integrated-Gradients steps; False when already at the maximum."""
+    """A "More steps" button doubling the Integrated-Gradients step cap; False when already at the maximum."""
     steps = ig_steps()
     if steps >= MAX_IG_STEPS:
         return False
@@ -75,5 +75,5 @@ def show_more_steps(key: str = "explain.more_steps") -> bool:
         f"More steps ({steps} → {min(MAX_IG_STEPS, 2 * steps)})",
         key=key,
         on_click=_double_steps,
-        help="Recompute Integrated Gradients with twice as many path points (about twice as slow).",
+        help="Recompute Integrated Gradients allowing twice as many path points (up to twice as slow).",
     )

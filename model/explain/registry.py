@@ -113,9 +113,14 @@ EXPLAINERS: dict[str, Explainer] = {
             "Integrated Gradients",
             "slow",
             "Sums gradients along a path from a black image to the scan; the pixel attributions add up to "
-            "the score change (the convergence delta says how well).",
+            "the score change (the convergence delta says how well; path points are added until it is "
+            "within 5 %, or the page says it is not).",
             "Sundararajan, Taly & Yan 2017, Axiomatic Attribution for Deep Networks",
-            extras_help={"convergence_delta": "sum of attributions minus (f(scan) - f(baseline))"},
+            extras_help={
+                "convergence_delta": "sum of attributions minus (f(scan) - f(baseline))",
+                "steps": "path points used to meet (or try to meet) delta_target",
+                "target_met": "whether |convergence delta| <= delta_target x |f(scan) - f(baseline)|",
+            },
         ),
         _entry(
             gradient_shap,

@@ -13,9 +13,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
 
-from dashboard import trust_view
+from dashboard import widgets_trust
 from model.artifacts import read_evaluation
+from model.explain import integrated_gradients
 from model.explain import summary as xs
 from model.explain import trust as tr
 from model.explain.registry import EXPLAINERS
@@ -150,13 +152,15 @@ def test_integrated_gradients_delta_is_shown_warned_and_more_steps_offered(
     at = _upload(app_test(EXPLAIN), phantom_png())
     at.multiselect(key="explain.methods").set_value(["integrated_gradients"]).run()
     assert not at.exception
-    assert "convergence delta" in _captions(at) and "(16 steps)" in _captions(at)
+    assert "steps" in _captions(at) + " ".join(w.value for w in at.warning)  # met: caption; missed: warning
+    monkeypatch.setitem(integrated_gradients.DEFAULTS, "delta_target", 0.0)  # never met: refine to the cap
+    st.cache_data.clear()
+    at.run()
+    cap = widgets_trust.DEFAULT_IG_STEPS
+    assert any(f"even at {cap} steps" in w.value and "approximate" in w.value for w in at.warning)
     at.button(key="explain.more_steps").click().run()
     assert not at.exception
-    assert "(32 steps)" in _captions(at)
-    monkeypatch.setattr(trust_view, "MAX_RELATIVE_DELTA", -1.0)  # every delta is now "large"
-    at.run()
-    assert any("do not add up to the score change" in w.value for w in at.warning)
+    assert any(f"even at {2 * cap} steps" in w.value for w in at.warning)
 
 
 def test_colour_maps_are_perceptually_uniform_and_the_scale_is_explained(app_env, app_test, phantom_png):

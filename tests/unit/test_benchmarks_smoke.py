@@ -159,6 +159,7 @@ def test_tiny_quick_run_writes_json_and_markdown_with_every_row(tmp_path):
     for method in ("integrated_gradients", "gradient_shap", "smoothgrad"):
         assert by_id[f"{method}.reference"]["agreement"] == 1.0
     assert by_id["eval.fp32"]["value"] == pytest.approx(8 / by_id["eval.fp32"]["time_s"])
+    assert "delta target 5%" in by_id["integrated_gradients.project"]["note"]
     assert by_id["memory.dashboard"]["value"] >= by_id["memory.imports"]["value"] - RSS_NOISE_MIB > 0
     markdown = (tmp_path / MARKDOWN_FILE).read_text()
     for row_id in expected_ids(with_ray=False):

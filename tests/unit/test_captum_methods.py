@@ -14,9 +14,9 @@ from tests.unit.explain_toys import key_patch_index, one_torch_thread, toy_batch
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
-# IG on the hand-built toy ViT in float64 with 64 Gauss-Legendre steps: its logit is a smooth function of
-# the key patch's brightness along the path, so the convergence gap is ~1e-9 of the logit change; 1e-4 leaves
-# a wide margin for platform differences while still catching a wrong path or a missing (x - baseline) factor.
+# IG on the hand-built toy ViT in float64 refined to a 1e-6 delta target: its logit is a smooth function of
+# the key patch's brightness along the path, so the target is met; 1e-4 leaves a wide margin for platform
+# differences while still catching a wrong path or a missing (x - baseline) factor.
 IG_COMPLETENESS_RTOL = 1e-4
 # The hand-built toy ViT's logit depends on the key patch alone (other patches reach it through ~1e-9 of the
 # attention), so a faithful map puts a share of 1 - 1e-8 there; 0.999 is far from any rounding effect.
@@ -56,7 +56,9 @@ def test_integrated_gradients_is_exact_on_a_linear_model():
 def test_integrated_gradients_completeness_in_float64():
     model = copy.deepcopy(toy_vit()).double()
     x, _ = toy_batch(2, seed=5)
-    h = integrated_gradients.explain(model, x[1:2], 1, n_steps=64, internal_batch_size=64)
+    h = integrated_gradients.explain(
+        model, x[1:2], 1, n_steps=64, max_steps=1024, delta_target=1e-6, internal_batch_size=64
+    )
     change = h.extras["logit"] - h.extras["baseline_logit"]
     assert abs(change) > 1.0  # the toy model's decision really changes along the path
     assert abs(h.extras["convergence_delta"]) < IG_COMPLETENESS_RTOL * abs(change)

@@ -156,12 +156,14 @@ def test_score_text_has_reference_and_start():
     assert "(random 0.58)" in text and "(random 0.57)" in text and "93%" in text
 
 
-def _ig_record(delta: float, change: float) -> MapRecord:
+def _ig_record(delta: float, change: float, steps: int = 32) -> MapRecord:
     extras = {
         "convergence_delta": delta,
-        "relative_delta": abs(delta) / abs(change),
+        "relative_delta": abs(delta) / abs(change) if change else None,
         "logit": change,
         "baseline_logit": 0.0,
+        "steps": steps,
+        "delta_target": 0.05,
     }
     return MapRecord(
         np.full((2, 2), 0.25, np.float32), "patch", "integrated_gradients", 1, (4, 4), {}, extras
@@ -169,10 +171,16 @@ def _ig_record(delta: float, change: float) -> MapRecord:
 
 
 def test_ig_delta_is_flagged_when_large_relative_to_the_score_change():
-    small = trust_view.delta_text(_ig_record(0.01, 2.0))
-    large = trust_view.delta_text(_ig_record(0.5, 2.0))
-    assert small is not None and not small[1] and "0.5%" in small[0]
-    assert large is not None and large[1]
+    small = trust_view.delta_text(_ig_record(0.01, 2.0, steps=15))
+    large = trust_view.delta_text(_ig_record(0.62, 2.0, steps=32))
+    flat = trust_view.delta_text(_ig_record(1e-9, 0.0))
+    assert small is not None and not small[1] and "0.5%" in small[0] and "within the 5% target" in small[0]
+    assert large == (
+        "the map's attributions miss the score change by 31% even at 32 steps (target 5%): read it as "
+        "approximate",
+        True,
+    )
+    assert flat is not None and not flat[1] and "cannot be judged" in flat[0]
     assert trust_view.delta_text(MapRecord(np.zeros((2, 2), np.float32), "patch", "x", 0, (4, 4))) is None
 
 
