@@ -12,6 +12,7 @@ changes the model should ignore. A large spread flags a fragile prediction; a sm
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,9 @@ from PIL import Image
 
 from model.artifacts import ArtifactError, read_calibration
 from model.calibration import softmax_with_temperature
-from model.explain import rollout
+from model.explain import gradient_rollout, rollout
 from model.explain.heatmap import heatmap_from_raw
+from model.explain.state import gradients_enabled
 from model.explain_scan import MapRecord
 from model.labels import POSITIVE_LABEL
 from model.loading import Classifier
@@ -224,11 +226,70 @@ def warm_up(classifier: Classifier) -> None:
         classifier.model(pixel_values=torch.zeros(1, 3, size, size), output_attentions=True)
 
 
+class LivePass:
+    """One eager forward pass on a scan, kept with its autograd graph.
+
+    It gives the first answer (:meth:`look`: prediction + attention rollout) and, for one backward pass more,
+    the class-specific gradient rollout of any class (:meth:`gradient_rollout`), so the Explain page's
+    default panel costs one forward and one backward pass. The graph holds the pass's activations (about
+    10 MB a layer for ViT-Base): keep few of these. Gradients are taken with respect to the attention maps
+    only (``torch.autograd.grad``), never the parameters; the model is not changed.
+
+    Args:
+        classifier: the loaded model (eager attention).
+        image: decoded scan.
+    """
+
+    def __init__(self, classifier: Classifier, image: Image.Image) -> None:
+        pixel_values, self.geometry = preprocess(image, classifier.preprocess)  # (3, S, S)
+        with gradients_enabled():
+            out = classifier.model(pixel_values=pixel_values[None], output_attentions=True)
+        self.classifier = classifier
+        self.input_size = (int(pixel_values.shape[-2]), int(pixel_values.shape[-1]))
+        self._logits, self._attentions = out.logits, tuple(out.attentions)
+        self._lock = threading.Lock()  # one backward at a time through the shared graph
+
+    def look(self, temperature: float = 1.0) -> FirstLook:
+        """The first answer: prediction (one view; see :func:`complete_tta`) and attention rollout."""
+        prediction = _prediction(self.classifier, self._logits.detach().double().numpy(), temperature)
+        attentions = tuple(a.detach() for a in self._attentions)
+        heat = heatmap_from_raw(
+            rollout.attention_rollout(attentions, self.classifier.patch_grid),
+            grid="patch",
+            method=rollout.NAME,
+            target=prediction.predicted,
+            input_size=self.input_size,
+            params=rollout.DEFAULTS,
+            extras={"class_specific": False},
+        )
+        return FirstLook(prediction, self.geometry, MapRecord.of(heat))
+
+    def gradient_rollout(self, target: int) -> MapRecord:
+        """The class-specific gradient rollout for ``target`` (equal to the registry method's default map).
+
+        Raises:
+            ValueError: a target outside the model's classes.
+            RuntimeError: the model gave no differentiable attentions (not eager attention).
+        """
+        if not 0 <= int(target) < len(self.classifier.labels):
+            raise ValueError(f"target {target} is not a class index of this model.")
+        if not self._attentions[0].requires_grad:
+            raise RuntimeError("The model gave no differentiable attentions; load it with eager attention.")
+        with self._lock, gradients_enabled():
+            grads = torch.autograd.grad(self._logits[0, int(target)], self._attentions, retain_graph=True)
+        attentions = tuple(a.detach() for a in self._attentions)
+        heat = gradient_rollout.relevance_map(
+            attentions, grads, self._logits.detach(), int(target), self.classifier.patch_grid, self.input_size
+        )
+        return MapRecord.of(heat)
+
+
 def quick_look(classifier: Classifier, image: Image.Image, temperature: float = 1.0) -> FirstLook:
     """The first answer: prediction and attention rollout from ONE eager forward pass, no TTA yet.
 
     The returned prediction's ``tta_positive`` holds the scan's own value only (stability not checked yet);
-    :func:`complete_tta` adds the augmented views without running the scan itself again.
+    :func:`complete_tta` adds the augmented views without running the scan itself again. The same as
+    ``LivePass(classifier, image).look(temperature)``, its graph dropped.
 
     Args:
         classifier: the loaded model (eager attention; not modified).
@@ -238,21 +299,7 @@ def quick_look(classifier: Classifier, image: Image.Image, temperature: float = 
     Returns:
         The :class:`FirstLook` with a one-view prediction.
     """
-    pixel_values, geom = preprocess(image, classifier.preprocess)  # (3, S, S)
-    with torch.no_grad():
-        out = classifier.model(pixel_values=pixel_values[None], output_attentions=True)
-    prediction = _prediction(classifier, out.logits.double().numpy(), temperature)
-    raw = rollout.attention_rollout(out.attentions, classifier.patch_grid)
-    heat = heatmap_from_raw(
-        raw,
-        grid="patch",
-        method=rollout.NAME,
-        target=prediction.predicted,
-        input_size=tuple(pixel_values.shape[-2:]),
-        params=rollout.DEFAULTS,
-        extras={"class_specific": False},
-    )
-    return FirstLook(prediction, geom, MapRecord.of(heat))
+    return LivePass(classifier, image).look(temperature)
 
 
 def complete_tta(classifier: Classifier, image: Image.Image, look: FirstLook) -> FirstLook:

@@ -91,6 +91,34 @@ def gradient_rollout(
     return patches.reshape(grid)
 
 
+def relevance_map(
+    attentions: Sequence[torch.Tensor],
+    gradients: Sequence[torch.Tensor],
+    logits: torch.Tensor,
+    target: int,
+    grid: tuple[int, int],
+    input_size: tuple[int, int],
+    start_layer: int = 0,
+) -> Heatmap:
+    """The patch-grid :class:`Heatmap` of :func:`gradient_rollout`, as :func:`explain` returns it.
+
+    Args:
+        attentions, gradients: as for :func:`gradient_rollout`. logits: (1, classes) of the same pass.
+        target: class the gradients are of. grid: (rows, cols) patch grid. input_size: (S0, S1) of the input.
+        start_layer: first layer used.
+    """
+    raw = gradient_rollout(attentions, gradients, grid, start_layer)
+    return heatmap_from_raw(
+        raw,
+        grid="patch",
+        method=NAME,
+        target=target,
+        input_size=input_size,
+        params={"start_layer": start_layer},
+        extras={"class_specific": True, "target_logit": float(logits[0, target])},
+    )
+
+
 def explain(
     model: ViTForImageClassification, pixel_values: torch.Tensor, target: int, **params: object
 ) -> Heatmap:
@@ -108,13 +136,5 @@ def explain(
     used = resolve_params(NAME, DEFAULTS, params)
     x = prepare_input(model, pixel_values, target)
     attentions, grads, logits = attention_gradients(model, x, target)
-    raw = gradient_rollout(attentions, grads, patch_grid_of(model, x), int(used["start_layer"]))
-    return heatmap_from_raw(
-        raw,
-        grid="patch",
-        method=NAME,
-        target=target,
-        input_size=tuple(x.shape[-2:]),
-        params=used,
-        extras={"class_specific": True, "target_logit": float(logits[0, target])},
-    )
+    grid, size = patch_grid_of(model, x), tuple(x.shape[-2:])
+    return relevance_map(attentions, grads, logits, target, grid, size, int(used["start_layer"]))

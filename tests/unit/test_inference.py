@@ -8,10 +8,11 @@ import torch
 
 from model.artifacts import write_calibration
 from model.calibration import TemperatureFit
-from model.explain import rollout
+from model.explain import gradient_rollout, rollout
 from model.explain.registry import safe_explain
 from model.inference import (
     TTA_VIEWS,
+    LivePass,
     calibration_temperature,
     complete_tta,
     first_look,
@@ -111,6 +112,27 @@ def test_quick_look_is_the_first_answer_and_complete_tta_adds_the_spread(tiny_cl
     p, _ = predict(tiny_classifier, scan, temperature=1.3)
     np.testing.assert_allclose(full.prediction.tta_positive, p.tta_positive, atol=PROB_TOL)
     assert complete_tta(tiny_classifier, scan, full) is full  # a complete look is left alone
+
+
+def test_live_pass_gives_the_first_answer_and_both_classes_gradient_rollout(tiny_classifier, scan):
+    live = LivePass(tiny_classifier, scan)
+    look, quick = live.look(1.3), quick_look(tiny_classifier, scan, temperature=1.3)
+    np.testing.assert_array_equal(look.prediction.probs, quick.prediction.probs)
+    np.testing.assert_array_equal(look.rollout.values, quick.rollout.values)
+    x = preprocess(scan, tiny_classifier.preprocess)[0][None]
+    grads_before = [p.grad for p in tiny_classifier.model.parameters()]
+    maps = []
+    for target in (1, 0, 1):  # the graph is kept: every class, any order, as often as asked
+        got = live.gradient_rollout(target)
+        reference = safe_explain(gradient_rollout.NAME, tiny_classifier.model, x, target)
+        np.testing.assert_allclose(got.values, reference.values, atol=MAP_TOL)
+        assert (got.target, got.params, got.grid) == (target, dict(reference.params), "patch")
+        maps.append(got.values)
+    assert not np.allclose(maps[0], maps[1])  # class-specific: "why tumour" is not "why no tumour"
+    np.testing.assert_array_equal(maps[0], maps[2])
+    assert [p.grad for p in tiny_classifier.model.parameters()] == grads_before  # all None: no param grads
+    with pytest.raises(ValueError, match="class index"):
+        live.gradient_rollout(2)
 
 
 def test_calibration_temperature_only_for_the_matching_model(tmp_path):
