@@ -25,10 +25,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest.mock import MagicMock, patch
 
 import numpy as np
 import streamlit as st
-from streamlit.testing.v1 import AppTest
+from streamlit.components.v2.component_manager import BidiComponentManager
+from streamlit.runtime import Runtime
+from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
+from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest, app_test
 from streamlit.testing.v1.util import patch_config_options
 
 from benchmarks.report import Check, Row
@@ -130,6 +137,36 @@ def spied(spies: Spies) -> Iterator[None]:
         yield
     finally:
         map_view.show_map, resources.quick_look_cached, resources.explain_cached = saved
+
+
+@contextmanager
+def one_runtime() -> Iterator[None]:
+    """Let AppTest sessions run at once in one process: one stand-in Streamlit runtime serves them all.
+
+    AppTest is single-session by design: a run installs its mock ``Runtime`` as the process-wide singleton
+    when it starts and removes it when it ends, and patches ``config.get_option`` for its duration with
+    ``unittest.mock``. With several sessions, the first run to end would pull both from under the others
+    mid-run ("Runtime hasn't been created!", widgets missing their testing data). One stand-in, built as
+    AppTest builds its own, is the singleton throughout; each run's own mock lands on a subclass nothing
+    reads, and the testing option stays on, whatever order the runs' own patches unwind in.
+    """
+
+    class Unread(Runtime):
+        _instance = None
+
+    shared = MagicMock(spec=Runtime)
+    shared.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
+    shared.dataframe_source_mgr = DataframeSourceManager()
+    shared.cache_storage_manager = MemoryCacheStorageManager()
+    components = BidiComponentManager()
+    components.discover_and_register_components(start_file_watching=False)
+    shared.bidi_component_registry = components
+    saved, Runtime._instance = Runtime._instance, shared
+    try:
+        with patch.object(app_test, "Runtime", Unread), patch_config_options({"global.appTest": True}):
+            yield
+    finally:
+        Runtime._instance = saved
 
 
 @contextmanager
@@ -239,10 +276,7 @@ def run_concurrency(source: str, eval_dir: str, paths: list[Path], fwd: Timing, 
     if len(paths) < n + 1:
         raise ValueError(f"the concurrency run needs {n + 1} scans, got {len(paths)}: raise n_eval_images")
     scans, warm_up = paths[:n], paths[n]
-    # Each AppTest run patches config.get_option for its duration with unittest.mock, which is not
-    # thread-safe: one session's run ending would unpatch another's mid-run. Patched once around them all,
-    # every session sees the testing option whatever order the inner patches unwind in.
-    with dashboard_env(source, eval_dir), patch_config_options({"global.appTest": True}):
+    with dashboard_env(source, eval_dir), one_runtime():  # both phases under the same harness
         serial = run_phase(scans, warm_up, together=False, warm_methods=True)
         together = run_phase(scans, warm_up, together=True, warm_methods=False)
     alone, crowd = first_answers(serial, n), first_answers(together, n)
