@@ -2,7 +2,8 @@
 
 Each session is a ``streamlit.testing.v1.AppTest`` of ``dashboard/app.py`` switched to the Explain page, in
 its own thread, uploading its own scan; every third session (1, 4, ...) also asks for a slow map (Integrated
-Gradients), so the other sessions' first answers are given while slow work runs. A session's *first answer*
+Gradients). Those start first; the others start together once a slow map is computing, so their first
+answers are asked for while another session's slow work runs (issue 15). A session's *first answer*
 is the time from its run's start until the attention-rollout map is drawn (the prediction and probability
 are drawn before it), read by spies that call through to the page's own functions.
 
@@ -79,6 +80,7 @@ class Spies:
     def __init__(self) -> None:
         self.seen: dict[int, Seen] = {}
         self.slow_spans: list[tuple[float, float]] = []
+        self.slow_started = threading.Event()  # some session's slow map is computing (or was)
         self._lock = threading.Lock()
 
     def begin(self, index: int) -> None:
@@ -116,6 +118,8 @@ class Spies:
     def explain(self, real: Callable) -> Callable:
         def call(*args: object, **kwargs: object) -> object:
             start = time.perf_counter()
+            if EXPLAINERS[args[4]].speed != "fast":
+                self.slow_started.set()
             try:
                 return real(*args, **kwargs)
             finally:
@@ -195,7 +199,7 @@ def methods_for(slow: bool) -> list[str]:
     return [FIRST_MAP] + [m for m in DEFAULT_METHODS if m != FIRST_MAP] + ([SLOW_METHOD] if slow else [])
 
 
-def run_session(index: int, scan: Path, slow: bool, start: threading.Barrier, spies: Spies) -> None:
+def run_session(index: int, scan: Path, slow: bool, start: Callable[[], object], spies: Spies) -> None:
     """Open the Explain page (untimed), wait for every session, then upload the scan and run the page once."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
     at.switch_page(PAGE).run()
@@ -203,7 +207,7 @@ def run_session(index: int, scan: Path, slow: bool, start: threading.Barrier, sp
     at.session_state["explain.methods"] = methods_for(slow)
     mime = "image/png" if scan.suffix.lower() == ".png" else "image/jpeg"
     at.file_uploader(key="explain.upload").set_value((scan.name, scan.read_bytes(), mime))
-    start.wait()
+    start()
     spies.begin(index)
     at.run()
     if at.exception:
@@ -212,28 +216,45 @@ def run_session(index: int, scan: Path, slow: bool, start: threading.Barrier, sp
         raise RuntimeError(f"session {index} ({scan.name}): the page drew no {FIRST_MAP} map")
 
 
+def _starts(n: int, spies: Spies) -> list[Callable[[], object]]:
+    """When each concurrent session starts: the slow ones together, the others together once a slow map runs.
+
+    So every fast-only session asks for its first answer while another session's slow map is computing
+    (what issue 15 is about), not before any slow work has begun.
+    """
+    slow = threading.Barrier(max(1, sum(map(is_slow, range(n)))))
+    fast = threading.Barrier(max(1, n - sum(map(is_slow, range(n)))))
+
+    def after_slow() -> None:
+        if any(map(is_slow, range(n))):
+            spies.slow_started.wait(TIMEOUT_S)
+        fast.wait()
+
+    return [slow.wait if is_slow(i) else after_slow for i in range(n)]
+
+
 def run_phase(scans: list[Path], warm_up: Path, together: bool, warm_methods: bool) -> Spies:
     """One phase on cleared data caches: an untimed warm-up session, then one session per scan.
 
     Args:
-        together: all sessions at once (one thread each, started together), else one after another.
+        together: all sessions at once (a thread each; see :func:`_starts`), else one after another.
         warm_methods: let the warm-up session compute the slow map too (first-use costs of its code path).
     """
     st.cache_data.clear()
     spies = Spies()
     with spied(spies):
-        run_session(-1, warm_up, warm_methods, threading.Barrier(1), spies)  # -1: no timed session
+        run_session(-1, warm_up, warm_methods, lambda: None, spies)  # -1: no timed session
         if together:
-            barrier = threading.Barrier(len(scans))
             with ThreadPoolExecutor(max_workers=len(scans)) as pool:
                 futures = [
-                    pool.submit(run_session, i, p, is_slow(i), barrier, spies) for i, p in enumerate(scans)
+                    pool.submit(run_session, i, p, is_slow(i), start, spies)
+                    for i, p, start in zip(range(len(scans)), scans, _starts(len(scans), spies), strict=True)
                 ]
                 for f in futures:
                     f.result()
         else:
             for i, path in enumerate(scans):
-                run_session(i, path, is_slow(i), threading.Barrier(1), spies)
+                run_session(i, path, is_slow(i), lambda: None, spies)
     return spies
 
 
@@ -299,8 +320,9 @@ def run_concurrency(source: str, eval_dir: str, paths: list[Path], fwd: Timing, 
         Row(
             "concurrency.first_answer",
             SECTION,
-            f"{n} sessions at once (a thread each, started together, distinct scans, cleared st.cache_data; "
-            f"{n_slow} also ask for {EXPLAINERS[SLOW_METHOD].label}): median first answer",
+            f"{n} sessions at once (a thread each, distinct scans, cleared st.cache_data; {n_slow} also ask "
+            f"for {EXPLAINERS[SLOW_METHOD].label} and start first, the rest start once it computes): "
+            "median first answer",
             median_s,
             median_s / fwd.median_s,
             value=worst,
