@@ -162,15 +162,19 @@ def test_a_first_answer_goes_ahead_of_other_sessions_waiting_follow_up_work(
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         holder = pool.submit(busy)
-        running.wait()
-        tta = pool.submit(resources.first_look_cached, source, shared.fingerprint, sha_a, data_a, TEMPERATURE)
-        _until(lambda: resources.FAST_LANE.queued() == (0, 1), "session A's TTA waits for the lane")
-        quick = pool.submit(
-            resources.quick_look_cached, source, shared.fingerprint, sha_b, data_b, TEMPERATURE
-        )
-        _until(lambda: sum(resources.FAST_LANE.queued()) == 2, "session B's first answer waits too")
-        assert resources.FAST_LANE.queued() == (1, 1)  # B queued as a first answer, A's TTA as other work
-        go_on.set()
+        try:
+            running.wait()
+            tta = pool.submit(
+                resources.first_look_cached, source, shared.fingerprint, sha_a, data_a, TEMPERATURE
+            )
+            _until(lambda: resources.FAST_LANE.queued() == (0, 1), "session A's TTA waits for the lane")
+            quick = pool.submit(
+                resources.quick_look_cached, source, shared.fingerprint, sha_b, data_b, TEMPERATURE
+            )
+            _until(lambda: sum(resources.FAST_LANE.queued()) == 2, "session B's first answer waits too")
+            assert resources.FAST_LANE.queued() == (1, 1)  # B queued as a first answer, A's TTA as other work
+        finally:
+            go_on.set()  # never leave the lane held, even when an assert above failed
         holder.result(timeout=120)
         assert quick.result(timeout=120).prediction.labels == shared.labels
         assert tta.result(timeout=120).prediction.p_positive == look_a.prediction.p_positive
