@@ -24,7 +24,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from benchmarks import bench_eval, bench_explain, bench_memory, bench_panel, bench_ray, notes
+from benchmarks import (
+    bench_concurrency,
+    bench_eval,
+    bench_explain,
+    bench_memory,
+    bench_panel,
+    bench_ray,
+    notes,
+)
 from benchmarks.bench_forward import forward_pass, run_forward
 from benchmarks.hardware import Machine, describe_machine
 from benchmarks.report import ModelResult, Row, write_results
@@ -41,7 +49,8 @@ FORWARD_IDS = ["forward", "flop_bound", "forward.int8", "predict_rollout", "load
 
 def expected_ids(with_memory: bool = True, with_ray: bool = True) -> list[str]:
     """Every row id a complete run writes for one model (what the smoke test checks)."""
-    ids = FORWARD_IDS + bench_explain.expected_ids() + bench_panel.expected_ids() + bench_eval.expected_ids()
+    ids = FORWARD_IDS + bench_explain.expected_ids() + bench_panel.expected_ids()
+    ids += bench_concurrency.expected_ids() + bench_eval.expected_ids()
     ids += bench_memory.expected_ids() if with_memory else []
     return ids + (bench_ray.expected_ids() if with_ray else [])
 
@@ -85,10 +94,14 @@ def bench_subject(subject: Subject, work: Path, machine: Machine, s: Settings) -
         data = scan.read_bytes()
         return bench_panel.run_panel_rows(str(subject.model_dir), data, eval_dir, state["fwd"], s)
 
+    def concurrency() -> list[Row]:
+        return bench_concurrency.run_concurrency(str(subject.model_dir), eval_dir, paths, state["fwd"], s)
+
     sections = [
         ("forward", forward),
         ("explanations", explain),
         ("panel", panel),
+        ("concurrency", concurrency),
         ("evaluation", lambda: bench_eval.run_eval(classifier, subject.model_dir, paths, where, s)),
     ]
     if s.with_memory:

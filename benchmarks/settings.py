@@ -24,6 +24,8 @@ class Settings:
         with_ray: compare the local and the Ray engine (starts a local Ray; off in the tiny smoke run, whose
             Ray path tests/unit/test_engine_ray.py covers).
         ray_explain_images: scans explained by each engine in that comparison.
+        concurrency_sessions: Explain-page sessions run at once in the concurrency section (each also once
+            alone, and one more scan for the warm-up; needs ``n_eval_images`` >= this + 1).
         threads: torch intra-op threads (2, the machine's cores; 1 for the tiny smoke run, whose figures are
             meaningless and where thread hand-offs would only add noise on a busy machine).
     """
@@ -41,6 +43,7 @@ class Settings:
     with_memory: bool = True
     with_ray: bool = True
     ray_explain_images: int = 4
+    concurrency_sessions: int = 6
     threads: int = 2
 
     @classmethod
@@ -60,6 +63,7 @@ class Settings:
             eval_batch_size=4 if tiny else 16,
             with_ray=not tiny,
             ray_explain_images=2,
+            concurrency_sessions=2 if tiny else 4,
             threads=1 if tiny else 2,
         )
 
@@ -70,5 +74,6 @@ class Settings:
             f"{mode}: median of {self.repeats} timed runs after {self.warmup} warm-up(s) (operations "
             f"slower than {self.slow_s:g} s: one run); references IG {self.ig_reference_steps} steps, "
             f"GradientSHAP {self.shap_reference_samples} draws, SmoothGrad "
-            f"{self.smoothgrad_reference_samples} copies; {self.n_eval_images} images for throughput"
+            f"{self.smoothgrad_reference_samples} copies; {self.n_eval_images} images for throughput; "
+            f"{self.concurrency_sessions} concurrent dashboard sessions"
         )

@@ -8,13 +8,17 @@ The model is shared read-only by every session: no method hooks it, trains it or
 model work of two sessions may overlap (``tests/unit/test_concurrency.py``: the maps stay bit-identical).
 Model work goes through one of two lanes so that one session's first answer never waits behind another's
 slow map: :data:`FAST_LANE` (the first answer, TTA, the fast maps) and :data:`SLOW_LANE` (slow maps, scores,
-references), one computation at a time in each, so the two cores are never split more than two ways.
+references), one computation at a time in each, so the two cores are never split more than two ways. In the
+fast lane a waiting first answer goes ahead of waiting TTA views and fast maps (:class:`Lane`), so a session
+that arrives while others are busy is not queued behind their follow-up work.
 :data:`LOCK` guards matplotlib, which is not thread-safe (these locks are the app's only module-level state).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +32,66 @@ from model.input_check import InputReference, QualityReport, check_input_quality
 from model.loading import Classifier, load_classifier
 from model.scan import Scan, load_scan
 
+
+class Lane:
+    """One model computation at a time, where a waiting first answer goes before other waiting work.
+
+    ``with lane:`` queues follow-up work (TTA views, maps); ``with lane.first():`` is a session's first
+    answer, which takes the lane as soon as it is free, ahead of any follow-up work still waiting (what is
+    running is never interrupted). With plain locks, sessions arriving together got their first answers only
+    after earlier sessions' TTA views and fast maps (``benchmarks/bench_concurrency.py``).
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._held = False
+        self._waiting = {True: 0, False: 0}  # first answers, other work
+
+    def acquire(self, first: bool = False) -> None:
+        """Block until the lane is free (and, unless ``first``, no first answer is waiting), then take it."""
+        with self._changed:
+            self._waiting[first] += 1
+            try:
+                self._changed.wait_for(lambda: not self._held and (first or not self._waiting[True]))
+                self._held = True
+            finally:
+                self._waiting[first] -= 1
+                self._changed.notify_all()  # a first answer that gave up must not leave others waiting
+
+    def release(self) -> None:
+        """Free the lane for the next waiter (first answers first)."""
+        with self._changed:
+            self._held = False
+            self._changed.notify_all()
+
+    def queued(self) -> tuple[int, int]:
+        """(first answers, other computations) waiting for the lane now."""
+        with self._changed:
+            return self._waiting[True], self._waiting[False]
+
+    def __enter__(self) -> Lane:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @contextmanager
+    def first(self) -> Iterator[None]:
+        """Hold the lane for a first answer (ahead of waiting follow-up work)."""
+        self.acquire(first=True)
+        try:
+            yield
+        finally:
+            self.release()
+
+
 LOCK = threading.Lock()  # matplotlib drawing (pyplot-free, but its font and text caches are shared)
-FAST_LANE = threading.Lock()  # first answers, TTA and fast maps: never queued behind a slow map
-SLOW_LANE = threading.Lock()  # slow maps, faithfulness curves, reference rankings, sanity maps
+FAST_LANE = Lane()  # first answers, TTA and fast maps: never queued behind a slow map
+SLOW_LANE = Lane()  # slow maps, faithfulness curves, reference rankings, sanity maps
 
 
-def lane(method: str) -> threading.Lock:
+def lane(method: str) -> Lane:
     """The lane of one registry method's map: :data:`FAST_LANE` for fast methods, else :data:`SLOW_LANE`."""
     return FAST_LANE if EXPLAINERS[method].speed == "fast" else SLOW_LANE
 
@@ -100,7 +158,7 @@ def quick_look_cached(
 ) -> inference.FirstLook:
     """The first answer: prediction and attention rollout from one eager forward pass (no TTA yet)."""
     classifier = load_classifier_cached(source)
-    with FAST_LANE:
+    with FAST_LANE.first():  # ahead of other sessions' waiting TTA views and fast maps
         return inference.quick_look(classifier, load_scan_cached(sha256, _scan_bytes).image, temperature)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -29,6 +31,7 @@ SESSIONS = 8
 # global RNG would differ between serial and concurrent runs: the method most likely to expose sharing.
 METHODS = ("gradient_rollout", "gradcam", "smoothgrad")
 TEMPERATURE = 1.0
+POLL_S, POLL_STEPS = 0.005, 24_000  # up to 2 minutes for a thread to block on a lane
 
 
 def _scan(i: int) -> tuple[str, bytes]:
@@ -127,3 +130,53 @@ def test_a_first_answer_never_waits_behind_a_slow_map(tiny_model_dir, clean_cach
         assert slow.result(timeout=120).values.shape == shared.patch_grid
     assert quick.prediction.labels == shared.labels
     assert foreign_hooks(shared.model) == []
+
+
+def _until(condition, what: str) -> None:
+    """Wait for another thread to reach a state (a bounded poll: synchronisation, not a timing assert)."""
+    for _ in range(POLL_STEPS):
+        if condition():
+            return
+        time.sleep(POLL_S)
+    raise AssertionError(f"never reached: {what}")
+
+
+def test_a_first_answer_goes_ahead_of_other_sessions_waiting_follow_up_work(
+    tiny_model_dir, clean_caches, monkeypatch
+):
+    source = str(tiny_model_dir)
+    shared = resources.load_classifier_cached(source)
+    order: list[str] = []
+    real_quick, real_tta = inference.quick_look, inference.complete_tta
+    monkeypatch.setattr(inference, "quick_look", lambda *a: order.append("first answer") or real_quick(*a))
+    monkeypatch.setattr(inference, "complete_tta", lambda *a: order.append("tta") or real_tta(*a))
+    (sha_a, data_a), (sha_b, data_b) = _scan(0), _scan(1)
+    look_a = resources.quick_look_cached(source, shared.fingerprint, sha_a, data_a, TEMPERATURE)
+    order.clear()
+    running, go_on = threading.Event(), threading.Event()
+
+    def busy() -> None:  # a fast map of a third session, running when both others arrive
+        with resources.FAST_LANE:
+            running.set()
+            go_on.wait()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        holder = pool.submit(busy)
+        try:
+            running.wait()
+            tta = pool.submit(
+                resources.first_look_cached, source, shared.fingerprint, sha_a, data_a, TEMPERATURE
+            )
+            _until(lambda: resources.FAST_LANE.queued() == (0, 1), "session A's TTA waits for the lane")
+            quick = pool.submit(
+                resources.quick_look_cached, source, shared.fingerprint, sha_b, data_b, TEMPERATURE
+            )
+            _until(lambda: sum(resources.FAST_LANE.queued()) == 2, "session B's first answer waits too")
+            assert resources.FAST_LANE.queued() == (1, 1)  # B queued as a first answer, A's TTA as other work
+        finally:
+            go_on.set()  # never leave the lane held, even when an assert above failed
+        holder.result(timeout=120)
+        assert quick.result(timeout=120).prediction.labels == shared.labels
+        assert tta.result(timeout=120).prediction.p_positive == look_a.prediction.p_positive
+    assert order == ["first answer", "tta"]  # B's first answer took the lane before A's queued TTA views
+    assert resources.FAST_LANE.queued() == (0, 0) and not resources.FAST_LANE._held
