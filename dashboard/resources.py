@@ -26,6 +26,7 @@ import streamlit as st
 from numpy.typing import NDArray
 
 from model import explain_scan, inference, lesson, overlay
+from model.explain import gradient_rollout
 from model.explain.quality import FaithfulnessCurves
 from model.explain.registry import EXPLAINERS
 from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
@@ -86,6 +87,9 @@ class Lane:
             self.release()
 
 
+# First-answer passes kept with their graphs (live_pass_cached): a handful of recent scans, for minutes.
+LIVE_PASSES = 4
+LIVE_PASS_TTL_S = 600
 LOCK = threading.Lock()  # matplotlib drawing (pyplot-free, but its font and text caches are shared)
 FAST_LANE = Lane()  # first answers, TTA and fast maps: never queued behind a slow map
 SLOW_LANE = Lane()  # slow maps, faithfulness curves, reference rankings, sanity maps
@@ -152,14 +156,24 @@ def first_look_cached(
         return inference.complete_tta(classifier, load_scan_cached(sha256, _scan_bytes).image, look)
 
 
+@st.cache_resource(show_spinner=False, max_entries=LIVE_PASSES, ttl=LIVE_PASS_TTL_S)
+def live_pass_cached(source: str, fingerprint: str, sha256: str, _scan_bytes: bytes) -> inference.LivePass:
+    """The first answer's forward pass with its graph: the default gradient rollout is one backward on it.
+
+    Callers hold :data:`FAST_LANE`. Few are kept, briefly (each holds the pass's activations); one that was
+    dropped is simply run again.
+    """
+    classifier = load_classifier_cached(source)
+    return inference.LivePass(classifier, load_scan_cached(sha256, _scan_bytes).image)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def quick_look_cached(
     source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, temperature: float
 ) -> inference.FirstLook:
     """The first answer: prediction and attention rollout from one eager forward pass (no TTA yet)."""
-    classifier = load_classifier_cached(source)
     with FAST_LANE.first():  # ahead of other sessions' waiting TTA views and fast maps
-        return inference.quick_look(classifier, load_scan_cached(sha256, _scan_bytes).image, temperature)
+        return live_pass_cached(source, fingerprint, sha256, _scan_bytes).look(temperature)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -169,6 +183,8 @@ def explain_cached(
     """One explanation map (shares summing to 1; model.explain.heatmap); ``params``: (name, value) pairs."""
     classifier = load_classifier_cached(source)
     with lane(method):
+        if method == gradient_rollout.NAME and not params:  # the first answer's pass, one backward more
+            return live_pass_cached(source, fingerprint, sha256, _scan_bytes).gradient_rollout(target)
         return explain_scan.explain_image(
             classifier, load_scan_cached(sha256, _scan_bytes).image, method, target, dict(params)
         )

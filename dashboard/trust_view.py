@@ -92,6 +92,7 @@ def trust_frame(verdicts: dict[str, tr.MethodTrust]) -> pd.DataFrame:
             "pointing game − chance ↑": _gain(t.pointing),
             "mass in mask − area ↑": _gain(t.mask_share),
             "sanity check": sanity,
+            "settings": "; ".join(_changed(t)) or "the current defaults",
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "method"
@@ -199,7 +200,25 @@ def trust_line(method: str, verdicts: dict[str, tr.MethodTrust] | None) -> str |
     if t is None:
         return None
     where = LOCALISATION_WORDS.get(t.localisation, "localisation not measured")
-    return f"{ICONS[t.overall]} on this model: faithfulness {t.faithfulness}, localisation {where}"
+    line = f"{ICONS[t.overall]} on this model: faithfulness {t.faithfulness}, localisation {where}"
+    changed = settings_changed(t)
+    return f"{line} ({changed})" if changed else line
+
+
+def _changed(t: tr.MethodTrust) -> list[str]:
+    known = t.method in EXPLAINERS
+    return tr.changed_settings(t.measured_with, EXPLAINERS[t.method].defaults) if known else []
+
+
+def settings_changed(t: tr.MethodTrust) -> str:
+    """A plain sentence when the verdict was measured with other settings than the map shown ('' if not)."""
+    changed = _changed(t)
+    if not changed:
+        return ""
+    return plain(
+        "measured with earlier settings, not on the map shown: " + "; ".join(changed) + ". Rerun "
+        "python -m model.explain_batch to judge the current ones"
+    )
 
 
 def delta_text(record: MapRecord) -> tuple[str, bool] | None:

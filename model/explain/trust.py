@@ -23,7 +23,8 @@ These are research and teaching numbers on a few dozen scans with rough student-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,7 @@ class MethodTrust:
         faithfulness: :data:`SUPPORTED`, :data:`MIXED`, :data:`UNPROVEN`, :data:`FAILS` or :data:`UNKNOWN`.
         localisation: the weaker of the two localisation comparison words.
         sanity_passed: the saved sanity-check verdict (None when not checked).
+        measured_with: the method's parameters when the summary was made (see :func:`changed_settings`).
     """
 
     method: str
@@ -93,6 +95,7 @@ class MethodTrust:
     faithfulness: str
     localisation: str
     sanity_passed: bool | None
+    measured_with: dict = field(default_factory=dict)
 
     @property
     def fails(self) -> bool:
@@ -203,7 +206,22 @@ def method_trust(summary: ExplanationSummary, method: str) -> MethodTrust:
         faithfulness_word(deletion.word, insertion.word),
         weaker(pointing.word, share.word),
         entry.get("sanity", {}).get("passed"),
+        dict(entry.get("params") or {}),
     )
+
+
+def changed_settings(measured_with: Mapping[str, object], current: Mapping[str, object]) -> list[str]:
+    """The parameters whose saved value differs from the current default, as ``name: saved -> now``.
+
+    A verdict describes the maps the summary measured: once a method's defaults change, the map a page shows
+    is not the one judged, until ``python -m model.explain_batch`` is run again.
+    """
+    names = sorted(set(measured_with) | set(current))
+    return [
+        f"{n}: {measured_with.get(n, '(none)')} -> {current.get(n, '(none)')}"
+        for n in names
+        if measured_with.get(n) != current.get(n)
+    ]
 
 
 def summary_trust(summary: ExplanationSummary) -> dict[str, MethodTrust]:

@@ -19,7 +19,7 @@ import pytest
 import streamlit as st
 
 from dashboard import resources
-from model import inference
+from model import explain_scan, inference
 from model.explain.registry import EXPLAINERS
 from model.explain.state import foreign_hooks
 from model.loading import load_classifier
@@ -147,8 +147,8 @@ def test_a_first_answer_goes_ahead_of_other_sessions_waiting_follow_up_work(
     source = str(tiny_model_dir)
     shared = resources.load_classifier_cached(source)
     order: list[str] = []
-    real_quick, real_tta = inference.quick_look, inference.complete_tta
-    monkeypatch.setattr(inference, "quick_look", lambda *a: order.append("first answer") or real_quick(*a))
+    real_look, real_tta = inference.LivePass.look, inference.complete_tta
+    monkeypatch.setattr(inference.LivePass, "look", lambda *a: order.append("first answer") or real_look(*a))
     monkeypatch.setattr(inference, "complete_tta", lambda *a: order.append("tta") or real_tta(*a))
     (sha_a, data_a), (sha_b, data_b) = _scan(0), _scan(1)
     look_a = resources.quick_look_cached(source, shared.fingerprint, sha_a, data_a, TEMPERATURE)
@@ -180,3 +180,27 @@ def test_a_first_answer_goes_ahead_of_other_sessions_waiting_follow_up_work(
         assert tta.result(timeout=120).prediction.p_positive == look_a.prediction.p_positive
     assert order == ["first answer", "tta"]  # B's first answer took the lane before A's queued TTA views
     assert resources.FAST_LANE.queued() == (0, 0) and not resources.FAST_LANE._held
+
+
+def test_the_default_gradient_rollout_reuses_the_first_answers_pass(
+    tiny_model_dir, clean_caches, monkeypatch
+):
+    source = str(tiny_model_dir)
+    shared = resources.load_classifier_cached(source)
+    passes: list[str] = []
+    real_init = inference.LivePass.__init__
+    monkeypatch.setattr(inference.LivePass, "__init__", lambda *a: passes.append("pass") or real_init(*a))
+    sha, data = _scan(2)
+    look = resources.quick_look_cached(source, shared.fingerprint, sha, data, TEMPERATURE)
+    target = look.prediction.predicted
+    got = resources.explain_cached(source, shared.fingerprint, sha, data, "gradient_rollout", target, ())
+    assert passes == ["pass"]  # one forward pass for the first answer and the default class-specific map
+    image = resources.load_scan_cached(sha, data).image
+    reference = explain_scan.explain_image(shared, image, "gradient_rollout", target)
+    np.testing.assert_allclose(got.values, reference.values, atol=1e-6)
+    assert got.params == reference.params and got.target == target
+    other = resources.explain_cached(
+        source, shared.fingerprint, sha, data, "gradient_rollout", 1 - target, ()
+    )
+    assert passes == ["pass"] and not np.allclose(other.values, got.values)  # the other class: one backward
+    assert [p.grad for p in shared.model.parameters()] == [None] * len(list(shared.model.parameters()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from dashboard import figures, trust_view
 from model.explain import trust as tr
 from model.explain.heatmap import heatmap_from_raw, signed_shares
 from model.explain.reference import random_reference
+from model.explain.registry import EXPLAINERS
 from model.explain.summary import RANDOM_REFERENCE, ExplanationSummary
 from model.explain_scan import MapRecord
 from model.preprocess import preprocess
@@ -214,3 +216,18 @@ def test_hostile_cases_give_unknown_not_an_error():
     assert t.deletion.word == tr.UNKNOWN and t.pointing.word == tr.UNKNOWN and t.insertion.word == tr.BETTER
     bare = ExplanationSummary(summary.summary, pd.DataFrame(), pd.DataFrame({"x": [1]}), Path("."))
     assert tr.method_trust(bare, "occlusion").overall == tr.UNKNOWN
+
+
+def test_changed_settings_name_each_parameter_that_moved_since_the_summary():
+    assert tr.changed_settings({"n_steps": 16, "baseline": "min"}, {"n_steps": 16, "baseline": "min"}) == []
+    changed = tr.changed_settings({"n_steps": 16, "integration": "gl"}, {"n_steps": 4, "max_steps": 24})
+    assert changed == ["integration: gl -> (none)", "max_steps: (none) -> 24", "n_steps: 16 -> 4"]
+
+
+def test_a_verdict_measured_with_other_settings_says_so_in_plain_text():
+    t = tr.MethodTrust(*[None] * 9, measured_with={"n_steps": "**16**"})  # a forged summary's value
+    t = dataclasses.replace(t, method="integrated_gradients")
+    line = trust_view.settings_changed(t)
+    assert "earlier settings" in line and "model.explain_batch" in line and "**16**" not in line
+    same = dataclasses.replace(t, measured_with=dict(EXPLAINERS["integrated_gradients"].defaults))
+    assert trust_view.settings_changed(same) == ""
