@@ -10,8 +10,10 @@ Model work goes through one of two lanes so that one session's first answer neve
 slow map: :data:`FAST_LANE` (the first answer, TTA, the fast maps) and :data:`SLOW_LANE` (slow maps, scores,
 references), one computation at a time in each, so the two cores are never split more than two ways. In the
 fast lane a waiting first answer goes ahead of waiting TTA views and fast maps (:class:`Lane`), so a session
-that arrives while others are busy is not queued behind their follow-up work.
-:data:`LOCK` guards matplotlib, which is not thread-safe (these locks are the app's only module-level state).
+that arrives while others are busy is not queued behind their follow-up work, and slow maps already running
+pause at their next forward pass until it is done (``model.explain.pause.GATE``).
+:data:`LOCK` guards matplotlib, which is not thread-safe (these locks and the gate are the app's only
+module-level state).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from numpy.typing import NDArray
 
 from model import explain_scan, inference, lesson, overlay
 from model.explain import gradient_rollout
+from model.explain.pause import GATE
 from model.explain.quality import FaithfulnessCurves
 from model.explain.registry import EXPLAINERS
 from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
@@ -79,12 +82,17 @@ class Lane:
 
     @contextmanager
     def first(self) -> Iterator[None]:
-        """Hold the lane for a first answer (ahead of waiting follow-up work)."""
-        self.acquire(first=True)
-        try:
-            yield
-        finally:
-            self.release()
+        """Hold the lane for a first answer (ahead of waiting follow-up work).
+
+        From the moment it waits until it is done, slow maps of other sessions pause at their next forward
+        pass (:data:`model.explain.pause.GATE`), so the first answer gets the cores, not half of them.
+        """
+        with GATE.priority():
+            self.acquire(first=True)
+            try:
+                yield
+            finally:
+                self.release()
 
 
 # First-answer passes kept with their graphs (live_pass_cached): a handful of recent scans, for minutes.

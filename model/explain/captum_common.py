@@ -14,6 +14,7 @@ import torch
 from captum.attr import Saliency
 from transformers import ViTForImageClassification
 
+from model.explain.pause import GATE
 from model.explain.state import gradients_enabled
 
 
@@ -21,6 +22,7 @@ def logits_forward(model: ViTForImageClassification) -> Callable[[torch.Tensor],
     """The forward Captum calls: (B, 3, S, S) pixel values -> (B, classes) logits."""
 
     def forward(x: torch.Tensor) -> torch.Tensor:
+        GATE.checkpoint()  # a slow map's next pass waits while a first answer runs
         return model(pixel_values=x).logits
 
     return forward

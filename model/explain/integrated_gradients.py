@@ -29,6 +29,7 @@ from transformers import ViTForImageClassification
 
 from model.explain.baselines import make_baseline
 from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.pause import GATE
 from model.explain.state import gradients_enabled, patch_size_of, prepare_input, resolve_params
 
 NAME = "integrated_gradients"
@@ -74,6 +75,7 @@ def _path_terms(
     with gradients_enabled():
         for chunk in alphas.split(batch):
             pts = (base + chunk.to(x.dtype)[:, None, None, None] * diff).requires_grad_()  # (b, 3, S, S)
+            GATE.checkpoint()
             out = model(pixel_values=pts).logits[:, target]
             (grad,) = torch.autograd.grad(out.sum(), pts)
             logits.append(out.detach().to(torch.float64))

@@ -27,6 +27,7 @@ from transformers import ViTForImageClassification
 
 from model.explain.baselines import make_baseline
 from model.explain.heatmap import Heatmap
+from model.explain.pause import GATE
 from model.explain.state import patch_grid_of, patch_size_of, prepare_input
 from model.preprocess import Geometry
 
@@ -95,6 +96,7 @@ def _probabilities(
     out = []
     with torch.no_grad():
         for chunk in images.split(batch_size):
+            GATE.checkpoint()
             out.append(model(pixel_values=chunk).logits.softmax(dim=-1)[:, target].double())
     return torch.cat(out).numpy()
 
