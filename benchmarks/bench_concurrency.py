@@ -8,7 +8,8 @@ is the time from its run's start until the attention-rollout map is drawn (the p
 are drawn before it), read by spies that call through to the page's own functions.
 
 Streamlit's caches are shared by every session of one process, as on a real server. So that they hide no
-work, each session explains a distinct scan and ``st.cache_data`` is cleared before each phase; the model
+work, each session explains a distinct scan and ``st.cache_data`` (with the kept first-answer passes,
+``resources.live_pass_cached``) is cleared before each phase; the model
 (``st.cache_resource``) stays loaded, as it is for every user after the first, and one untimed warm-up
 session per phase refills the scan-independent caches (evaluations, calibration). The single-session figure
 is the median first answer of the same N sessions run one at a time in the same run, and those serial runs
@@ -241,6 +242,7 @@ def run_phase(scans: list[Path], warm_up: Path, together: bool, warm_methods: bo
         warm_methods: let the warm-up session compute the slow map too (first-use costs of its code path).
     """
     st.cache_data.clear()
+    resources.live_pass_cached.clear()  # the kept first-answer passes too, or a phase reuses the last one's
     spies = Spies()
     with spied(spies):
         run_session(-1, warm_up, warm_methods, lambda: None, spies)  # -1: no timed session

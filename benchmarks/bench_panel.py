@@ -4,7 +4,8 @@ The calls are those the page makes (``dashboard.explain_view``): decode the scan
 temperature, ``quick_look_cached`` (prediction + rollout from one eager pass: the first answer), the
 input-quality check, one ``explain_cached`` per default method not already given by the first look, then
 ``first_look_cached`` (the TTA views: the stability line the page fills in after the fast maps). "Cold" clears
-``st.cache_data`` before each run (the model stays loaded, as it does for every session after the first);
+``st.cache_data`` and the kept first-answer passes (``live_pass_cached``) before each run (the model stays
+loaded, as it does for every session after the first);
 "cached" repeats the same calls, so every one is a ``st.cache_data`` lookup.
 """
 
@@ -91,6 +92,7 @@ def _cold_runs(source: str, fingerprint: str, data: bytes, eval_dir: str, repeat
     runs = []
     for _ in range(repeats):
         st.cache_data.clear()
+        resources.live_pass_cached.clear()  # the first answer's kept pass: cold means it is computed again
         runs.append(run_panel(source, fingerprint, data, eval_dir)[0])
     return runs
 

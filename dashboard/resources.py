@@ -10,14 +10,15 @@ Model work goes through one of two lanes so that one session's first answer neve
 slow map: :data:`FAST_LANE` (the first answer, TTA, the fast maps) and :data:`SLOW_LANE` (slow maps, scores,
 references), one computation at a time in each, so the two cores are never split more than two ways. In the
 fast lane a waiting first answer goes ahead of waiting TTA views and fast maps (:class:`Lane`), so a session
-that arrives while others are busy is not queued behind their follow-up work, and slow maps already running
-pause at their next forward pass until it is done (``model.explain.pause.GATE``).
+that arrives while others are busy is not queued behind their follow-up work, and slow-lane work already
+running pauses at its next encoder layer until it is done (``model.explain.pause``).
 :data:`LOCK` guards matplotlib, which is not thread-safe (these locks and the gate are the app's only
 module-level state).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 
 from model import explain_scan, inference, lesson, overlay
 from model.explain import gradient_rollout
-from model.explain.pause import GATE
+from model.explain.pause import GATE, install_checkpoints
 from model.explain.quality import FaithfulnessCurves
 from model.explain.registry import EXPLAINERS
 from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
@@ -46,10 +47,13 @@ class Lane:
     after earlier sessions' TTA views and fast maps (``benchmarks/bench_concurrency.py``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pausable: bool = False) -> None:
+        """``pausable``: the work in this lane waits at :data:`GATE` checkpoints while a first answer runs."""
         self._changed = threading.Condition()
         self._held = False
         self._waiting = {True: 0, False: 0}  # first answers, other work
+        self._pausable = pausable
+        self._marks: dict[int, contextlib.AbstractContextManager] = {}  # holder thread -> its pausable mark
 
     def acquire(self, first: bool = False) -> None:
         """Block until the lane is free (and, unless ``first``, no first answer is waiting), then take it."""
@@ -75,17 +79,24 @@ class Lane:
 
     def __enter__(self) -> Lane:
         self.acquire()
+        if self._pausable:
+            mark = GATE.pausable()
+            mark.__enter__()
+            self._marks[threading.get_ident()] = mark
         return self
 
     def __exit__(self, *exc: object) -> None:
+        mark = self._marks.pop(threading.get_ident(), None)
+        if mark is not None:
+            mark.__exit__(None, None, None)
         self.release()
 
     @contextmanager
     def first(self) -> Iterator[None]:
         """Hold the lane for a first answer (ahead of waiting follow-up work).
 
-        From the moment it waits until it is done, slow maps of other sessions pause at their next forward
-        pass (:data:`model.explain.pause.GATE`), so the first answer gets the cores, not half of them.
+        From the moment it waits until it is done, slow-lane work of other sessions pauses at its next encoder
+        layer (:data:`model.explain.pause.GATE`), so the first answer gets the cores, not half of them.
         """
         with GATE.priority():
             self.acquire(first=True)
@@ -100,7 +111,7 @@ LIVE_PASSES = 4
 LIVE_PASS_TTL_S = 600
 LOCK = threading.Lock()  # matplotlib drawing (pyplot-free, but its font and text caches are shared)
 FAST_LANE = Lane()  # first answers, TTA and fast maps: never queued behind a slow map
-SLOW_LANE = Lane()  # slow maps, faithfulness curves, reference rankings, sanity maps
+SLOW_LANE = Lane(pausable=True)  # slow maps, faithfulness curves, reference rankings, sanity maps
 
 
 def lane(method: str) -> Lane:
@@ -112,6 +123,7 @@ def lane(method: str) -> Lane:
 def load_classifier_cached(source: str) -> Classifier:
     """Load a classifier once for all sessions; errors are not cached (a fixed folder loads on rerun)."""
     classifier = load_classifier(source)
+    install_checkpoints(classifier.model)  # slow-lane work pauses at any layer while a first answer runs
     inference.warm_up(classifier)  # its hooks settle before two lanes may run it at once
     return classifier
 

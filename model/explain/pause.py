@@ -1,10 +1,13 @@
-"""Long explanation loops step aside between forward passes while more urgent model work runs.
+"""Long explanation loops step aside while more urgent model work runs.
 
 Slow maps (occlusion, Integrated Gradients, the Captum methods, deletion/insertion curves) run many forward
-passes in a loop. Each loop calls :meth:`Gate.checkpoint` before a pass; while any other thread holds
-:meth:`Gate.priority` (the dashboard's first answers), the checkpoint waits, so a first answer gets both
-cores instead of half of them. Nothing is interrupted mid-pass and no result changes: the loop only
-resumes later. A thread never waits on its own priority.
+passes in a loop. Work that may be paused runs inside :meth:`Gate.pausable` (the dashboard's slow lane);
+its loops call :meth:`Gate.checkpoint` before each pass, and :func:`install_checkpoints` adds one at every
+encoder layer, forward and backward, so a pass of a batch of ViT-Base inputs (seconds on 2 cores) is not
+one long step. While any other thread holds :meth:`Gate.priority` (the dashboard's first answers), a
+pausable thread's checkpoint waits, so a first answer gets both cores instead of half of them. No result
+changes: the work only resumes later. A thread never waits on its own priority, and a thread outside
+``pausable`` never waits at all (a first answer may be waiting for the lane that thread holds).
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
 
 
 class Gate:
@@ -20,7 +27,22 @@ class Gate:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._holders: dict[int, int] = {}  # thread id -> nesting depth
+        self._pausable: dict[int, int] = {}  # thread id -> nesting depth
         self._paused = 0
+
+    @contextmanager
+    def pausable(self) -> Iterator[None]:
+        """Mark this thread's work as one that may wait at checkpoints (a slow map, not a first answer's lane)."""
+        me = threading.get_ident()
+        with self._changed:
+            self._pausable[me] = self._pausable.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._pausable[me] -= 1
+                if not self._pausable[me]:
+                    del self._pausable[me]
 
     @contextmanager
     def priority(self) -> Iterator[None]:
@@ -38,10 +60,10 @@ class Gate:
                 self._changed.notify_all()
 
     def checkpoint(self) -> None:
-        """Wait while a thread other than this one holds priority; return at once otherwise."""
+        """Inside :meth:`pausable`: wait while another thread holds priority. Return at once otherwise."""
         me = threading.get_ident()
         with self._changed:
-            if not set(self._holders) - {me}:
+            if me not in self._pausable or not set(self._holders) - {me}:
                 return
             self._paused += 1
             try:
@@ -57,3 +79,40 @@ class Gate:
 
 # The one gate of the process: the model is shared by every thread, so is its priority.
 GATE = Gate()
+
+
+def _encoder_layers(model: nn.Module) -> list[nn.Module]:
+    vit = getattr(model, "vit", model)
+    layers = getattr(vit, "layers", None)
+    if layers is None:
+        layers = getattr(getattr(vit, "encoder", None), "layer", None)
+    if layers is None:
+        raise ValueError("install_checkpoints needs a ViT with vit.layers (transformers 5) or vit.encoder.layer.")
+    return list(layers)
+
+
+def pause_checkpoint_hook(module: nn.Module, args: Any, output: Any = None) -> None:
+    """Forward (pre-)hook: a :meth:`Gate.checkpoint`; after a layer, one more for its backward pass."""
+    GATE.checkpoint()
+    first = output[0] if isinstance(output, tuple) and output else output
+    if isinstance(first, torch.Tensor) and first.requires_grad:
+        first.register_hook(_backward_checkpoint)
+
+
+def _backward_checkpoint(grad: torch.Tensor) -> None:
+    GATE.checkpoint()  # CPU backward runs on the thread that called it, so the thread's marks hold
+
+
+def install_checkpoints(model: nn.Module) -> int:
+    """Add a checkpoint before and after every encoder layer of a shared model, once; returns layers hooked.
+
+    The hooks keep no state and change no result; threads outside :meth:`Gate.pausable` pass straight
+    through (a lock and a set difference per layer). :mod:`model.explain.state` counts them as inert, like
+    transformers' own capture hooks.
+    """
+    layers = _encoder_layers(model)
+    for layer in layers:
+        if pause_checkpoint_hook not in layer._forward_pre_hooks.values():
+            layer.register_forward_pre_hook(pause_checkpoint_hook)
+            layer.register_forward_hook(pause_checkpoint_hook)
+    return len(layers)

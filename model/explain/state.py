@@ -7,7 +7,8 @@ gradients only with respect to its own input tensors (``torch.autograd.grad``), 
 
 transformers 5 installs its own output-capturing forward hooks lazily, the first time any caller asks for
 ``output_attentions`` / ``output_hidden_states``. They are permanent, inactive unless a call requests the
-output, and thread-safe (a ``ContextVar`` collector), so they are not counted as leaked hooks.
+output, and thread-safe (a ``ContextVar`` collector), so they are not counted as leaked hooks; nor are the
+dashboard's pause points (:func:`model.explain.pause.install_checkpoints`), installed once at load.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.modules import module as nn_module
+
+from model.explain.pause import pause_checkpoint_hook
 
 # Name of transformers' lazily installed, context-var-gated capture hook (utils/output_capturing.py).
 _LIBRARY_HOOK_NAMES = frozenset({"output_capturing_hook"})
@@ -44,6 +47,8 @@ class ModelStateError(RuntimeError):
 
 def _is_library_hook(hook: object) -> bool:
     fn = getattr(hook, "__func__", hook)
+    if fn is pause_checkpoint_hook:  # the dashboard's permanent, stateless pause points
+        return True
     return getattr(fn, "__name__", "") in _LIBRARY_HOOK_NAMES and "transformers" in getattr(
         fn, "__module__", ""
     )

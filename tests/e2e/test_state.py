@@ -72,15 +72,24 @@ def _upload_scan(page, name: str, data: bytes, maps: bool = True) -> None:  # no
 
 
 def _nudge(page, label: str, presses: int, step: float) -> None:  # noqa: F811
-    """Press → on a slider ``presses`` times, each time waiting until the value moved and the rerun ended."""
+    """Move a slider ``presses`` steps right with the arrow keys, until the browser shows the value it aims at.
+
+    Each press waits for the value to move and the rerun to end. A press landing while the previous rerun is
+    still being drawn can be undone by it (seen once in a full CI run: 0.53 went back to 0.52), so the loop
+    aims at the target value, not at a number of presses; the callers then wait for the page drawn at it.
+    """
     slider = page.locator(f'{MAIN} [data-testid="stSlider"]').filter(has_text=label).first
-    for _ in range(presses):
-        expected = f"{float(_slider_value(page, label)) + step:.2f}".rstrip("0").rstrip(".")
+    target = round(float(_slider_value(page, label)) + presses * step, 2)
+    for _ in range(4 * presses):
+        now = float(_slider_value(page, label))
+        if abs(now - target) < step / 2:
+            return
         handle = slider.locator('input[type="range"]').first
         handle.focus()
-        handle.press("ArrowRight")
-        _until(page, lambda e=expected: _slider_value(page, label) == e, f"{label} = {expected}")
+        handle.press("ArrowRight" if now < target else "ArrowLeft")
+        _until(page, lambda n=now: float(_slider_value(page, label)) != n, f"{label} to move from {now}")
         _wait_done(page)
+    raise AssertionError(f"{label} never reached {target}: {_slider_value(page, label)}")
 
 
 def test_explain_controls_survive_removal_refusal_and_replacement(page, tiny_server):  # noqa: F811

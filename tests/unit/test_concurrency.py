@@ -20,6 +20,7 @@ import streamlit as st
 
 from dashboard import resources
 from model import explain_scan, inference
+from model.explain.pause import GATE, pause_checkpoint_hook
 from model.explain.registry import EXPLAINERS
 from model.explain.state import foreign_hooks
 from model.loading import load_classifier
@@ -129,6 +130,31 @@ def test_a_first_answer_never_waits_behind_a_slow_map(tiny_model_dir, clean_cach
             assert not slow.done()  # the slow map queues behind the slow lane, and only there
         assert slow.result(timeout=120).values.shape == shared.patch_grid
     assert quick.prediction.labels == shared.labels
+    assert foreign_hooks(shared.model) == []
+
+
+def test_slow_lane_work_pauses_for_a_first_answer_and_fast_lane_work_never_does():
+    """A fast-lane holder waiting at a checkpoint would deadlock a first answer waiting for that lane."""
+    passed = {}
+
+    def through(lane: resources.Lane) -> None:
+        with lane:
+            GATE.checkpoint()
+            passed[lane] = True
+
+    with ThreadPoolExecutor(max_workers=2) as pool, GATE.priority():
+        pool.submit(through, resources.FAST_LANE).result(timeout=120)
+        slow = pool.submit(through, resources.SLOW_LANE)
+        _until(lambda: GATE.paused() == 1, "the slow-lane work waits at its checkpoint")
+        assert resources.SLOW_LANE not in passed
+    slow.result(timeout=120)
+    assert passed == {resources.FAST_LANE: True, resources.SLOW_LANE: True} and GATE.paused() == 0
+
+
+def test_the_dashboards_model_pauses_at_every_layer(tiny_model_dir, clean_caches):
+    shared = resources.load_classifier_cached(str(tiny_model_dir))
+    layers = shared.model.vit.layers
+    assert all(pause_checkpoint_hook in layer._forward_pre_hooks.values() for layer in layers)
     assert foreign_hooks(shared.model) == []
 
 
