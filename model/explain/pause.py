@@ -32,7 +32,7 @@ class Gate:
 
     @contextmanager
     def pausable(self) -> Iterator[None]:
-        """Mark this thread's work as one that may wait at checkpoints (a slow map, not a first answer's lane)."""
+        """Let this thread's work wait at checkpoints (slow maps; never a lane a first answer may need)."""
         me = threading.get_ident()
         with self._changed:
             self._pausable[me] = self._pausable.get(me, 0) + 1
@@ -87,7 +87,7 @@ def _encoder_layers(model: nn.Module) -> list[nn.Module]:
     if layers is None:
         layers = getattr(getattr(vit, "encoder", None), "layer", None)
     if layers is None:
-        raise ValueError("install_checkpoints needs a ViT with vit.layers (transformers 5) or vit.encoder.layer.")
+        raise ValueError("install_checkpoints needs a ViT with vit.layers or vit.encoder.layer.")
     return list(layers)
 
 

@@ -72,7 +72,7 @@ def _upload_scan(page, name: str, data: bytes, maps: bool = True) -> None:  # no
 
 
 def _nudge(page, label: str, presses: int, step: float) -> None:  # noqa: F811
-    """Move a slider ``presses`` steps right with the arrow keys, until the browser shows the value it aims at.
+    """Move a slider ``presses`` steps right by arrow keys, until the browser shows the value it aims at.
 
     Each press waits for the value to move and the rerun to end. A press landing while the previous rerun is
     still being drawn can be undone by it (seen once in a full CI run: 0.53 went back to 0.52), so the loop
