@@ -322,7 +322,7 @@ def run_concurrency(source: str, eval_dir: str, paths: list[Path], fwd: Timing, 
         Row(
             "concurrency.first_answer",
             SECTION,
-            f"{n} sessions at once (a thread each, distinct scans, cleared st.cache_data; {n_slow} also ask "
+            f"{n} sessions at once (a thread each, distinct scans, cleared caches; {n_slow} also ask "
             f"for {EXPLAINERS[SLOW_METHOD].label} and start first, the rest start once it computes): "
             "median first answer",
             median_s,

@@ -10,8 +10,9 @@ Model work goes through one of two lanes so that one session's first answer neve
 slow map: :data:`FAST_LANE` (the first answer, TTA, the fast maps) and :data:`SLOW_LANE` (slow maps, scores,
 references), one computation at a time in each, so the two cores are never split more than two ways. In the
 fast lane a waiting first answer goes ahead of waiting TTA views and fast maps (:class:`Lane`), so a session
-that arrives while others are busy is not queued behind their follow-up work, and slow-lane work already
-running pauses at its next encoder layer until it is done (``model.explain.pause``).
+that arrives while others are busy is not queued behind their follow-up work; follow-up work and slow maps
+already running pause at their next encoder layer, giving up their lane, until it is done
+(``model.explain.pause``).
 :data:`LOCK` guards matplotlib, which is not thread-safe (these locks and the gate are the app's only
 module-level state).
 """
@@ -42,17 +43,17 @@ class Lane:
     """One model computation at a time, where a waiting first answer goes before other waiting work.
 
     ``with lane:`` queues follow-up work (TTA views, maps); ``with lane.first():`` is a session's first
-    answer, which takes the lane as soon as it is free, ahead of any follow-up work still waiting (what is
-    running is never interrupted). With plain locks, sessions arriving together got their first answers only
-    after earlier sessions' TTA views and fast maps (``benchmarks/bench_concurrency.py``).
+    answer, which takes the lane as soon as it is free, ahead of any follow-up work still waiting; work
+    holding the lane gives it up at its next encoder layer and resumes after (:data:`GATE`). With plain locks,
+    sessions arriving together got their first answers only after earlier sessions' TTA views and fast maps,
+    and with a lane that was never given up, 1.8 s after another session's ViT-Base TTA batch
+    (``benchmarks/bench_concurrency.py``).
     """
 
-    def __init__(self, pausable: bool = False) -> None:
-        """``pausable``: the work in this lane waits at :data:`GATE` checkpoints while a first answer runs."""
+    def __init__(self) -> None:
         self._changed = threading.Condition()
         self._held = False
         self._waiting = {True: 0, False: 0}  # first answers, other work
-        self._pausable = pausable
         self._marks: dict[int, contextlib.AbstractContextManager] = {}  # holder thread -> its pausable mark
 
     def acquire(self, first: bool = False) -> None:
@@ -78,11 +79,11 @@ class Lane:
             return self._waiting[True], self._waiting[False]
 
     def __enter__(self) -> Lane:
+        """Take the lane for follow-up work, which gives it up while paused for a first answer (GATE)."""
         self.acquire()
-        if self._pausable:
-            mark = GATE.pausable()
-            mark.__enter__()
-            self._marks[threading.get_ident()] = mark
+        mark = GATE.pausable(aside=self.release, back=self.acquire)
+        mark.__enter__()
+        self._marks[threading.get_ident()] = mark
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -95,8 +96,9 @@ class Lane:
     def first(self) -> Iterator[None]:
         """Hold the lane for a first answer (ahead of waiting follow-up work).
 
-        From the moment it waits until it is done, slow-lane work of other sessions pauses at its next encoder
-        layer (:data:`model.explain.pause.GATE`), so the first answer gets the cores, not half of them.
+        From the moment it waits until it is done, other sessions' lane work pauses at its next encoder layer
+        (:data:`model.explain.pause.GATE`), giving up this lane, so the first answer gets the lane at once and
+        the cores, not half of them. A first answer itself is never paused.
         """
         with GATE.priority():
             self.acquire(first=True)
@@ -111,7 +113,7 @@ LIVE_PASSES = 4
 LIVE_PASS_TTL_S = 600
 LOCK = threading.Lock()  # matplotlib drawing (pyplot-free, but its font and text caches are shared)
 FAST_LANE = Lane()  # first answers, TTA and fast maps: never queued behind a slow map
-SLOW_LANE = Lane(pausable=True)  # slow maps, faithfulness curves, reference rankings, sanity maps
+SLOW_LANE = Lane()  # slow maps, faithfulness curves, reference rankings, sanity maps
 
 
 def lane(method: str) -> Lane:

@@ -1,24 +1,32 @@
 """Long explanation loops step aside while more urgent model work runs.
 
 Slow maps (occlusion, Integrated Gradients, the Captum methods, deletion/insertion curves) run many forward
-passes in a loop. Work that may be paused runs inside :meth:`Gate.pausable` (the dashboard's slow lane);
-its loops call :meth:`Gate.checkpoint` before each pass, and :func:`install_checkpoints` adds one at every
+passes in a loop; the TTA views and the gradient rollout are one long batched pass each. Work that may be
+paused runs inside :meth:`Gate.pausable` (everything the dashboard runs in a lane, not its first answers);
+the loops call :meth:`Gate.checkpoint` before each pass, and :func:`install_checkpoints` adds one at every
 encoder layer, forward and backward, so a pass of a batch of ViT-Base inputs (seconds on 2 cores) is not
 one long step. While any other thread holds :meth:`Gate.priority` (the dashboard's first answers), a
-pausable thread's checkpoint waits, so a first answer gets both cores instead of half of them. No result
-changes: the work only resumes later. A thread never waits on its own priority, and a thread outside
-``pausable`` never waits at all (a first answer may be waiting for the lane that thread holds).
+pausable thread's checkpoint gives up its lane and waits, so a first answer neither queues behind that
+work nor shares the cores with it. No result changes: the work only resumes later. A thread never waits on
+its own priority, and a thread outside ``pausable`` never waits at all.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+
+class Step(NamedTuple):
+    """What a pausable block gives up while it waits (``aside``) and takes again after (``back``)."""
+
+    aside: Callable[[], None] | None
+    back: Callable[[], None] | None
 
 
 class Gate:
@@ -27,20 +35,29 @@ class Gate:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._holders: dict[int, int] = {}  # thread id -> nesting depth
-        self._pausable: dict[int, int] = {}  # thread id -> nesting depth
+        self._pausable: dict[
+            int, list[Step]
+        ] = {}  # thread id -> what it gives up while paused, innermost last
         self._paused = 0
 
     @contextmanager
-    def pausable(self) -> Iterator[None]:
-        """Let this thread's work wait at checkpoints (slow maps; never a lane a first answer may need)."""
+    def pausable(
+        self, aside: Callable[[], None] | None = None, back: Callable[[], None] | None = None
+    ) -> Iterator[None]:
+        """Let this thread's work wait at checkpoints; ``aside()`` runs before a wait, ``back()`` after it.
+
+        The dashboard's lanes pass their ``release`` / ``acquire``: paused work holds no lane, so a first
+        answer waiting for the lane that work held gets it (and nothing can deadlock on a paused thread).
+        """
         me = threading.get_ident()
+        step = Step(aside, back)
         with self._changed:
-            self._pausable[me] = self._pausable.get(me, 0) + 1
+            self._pausable.setdefault(me, []).append(step)
         try:
             yield
         finally:
             with self._changed:
-                self._pausable[me] -= 1
+                self._pausable[me].remove(step)
                 if not self._pausable[me]:
                     del self._pausable[me]
 
@@ -65,11 +82,19 @@ class Gate:
         with self._changed:
             if me not in self._pausable or not set(self._holders) - {me}:
                 return
+            steps = list(self._pausable[me])
+        for step in reversed(steps):  # outside the gate's lock: a lane has its own
+            if step.aside is not None:
+                step.aside()
+        with self._changed:
             self._paused += 1
             try:
                 self._changed.wait_for(lambda: not set(self._holders) - {me})
             finally:
                 self._paused -= 1
+        for step in steps:
+            if step.back is not None:
+                step.back()
 
     def paused(self) -> int:
         """How many threads are waiting at a checkpoint now."""

@@ -133,22 +133,32 @@ def test_a_first_answer_never_waits_behind_a_slow_map(tiny_model_dir, clean_cach
     assert foreign_hooks(shared.model) == []
 
 
-def test_slow_lane_work_pauses_for_a_first_answer_and_fast_lane_work_never_does():
-    """A fast-lane holder waiting at a checkpoint would deadlock a first answer waiting for that lane."""
-    passed = {}
+def test_lane_work_at_a_checkpoint_gives_its_lane_to_a_waiting_first_answer():
+    """A first answer waits for the lane that paused work held: that work must give the lane up."""
+    order, entered, proceed = [], threading.Event(), threading.Event()
 
-    def through(lane: resources.Lane) -> None:
+    def follow_up(lane: resources.Lane) -> None:
         with lane:
-            GATE.checkpoint()
-            passed[lane] = True
+            entered.set()
+            proceed.wait(timeout=120)
+            GATE.checkpoint()  # the next encoder layer of its pass
+            order.append("follow-up")
 
-    with ThreadPoolExecutor(max_workers=2) as pool, GATE.priority():
-        pool.submit(through, resources.FAST_LANE).result(timeout=120)
-        slow = pool.submit(through, resources.SLOW_LANE)
-        _until(lambda: GATE.paused() == 1, "the slow-lane work waits at its checkpoint")
-        assert resources.SLOW_LANE not in passed
-    slow.result(timeout=120)
-    assert passed == {resources.FAST_LANE: True, resources.SLOW_LANE: True} and GATE.paused() == 0
+    def first_answer(lane: resources.Lane) -> None:
+        with lane.first():
+            order.append("first answer")
+
+    for lane in (resources.FAST_LANE, resources.SLOW_LANE):
+        order.clear(), entered.clear(), proceed.clear()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            work = pool.submit(follow_up, lane)
+            entered.wait(timeout=120)
+            answer = pool.submit(first_answer, lane)
+            _until(lambda lane=lane: lane.queued() == (1, 0), "the first answer waits for the lane")
+            proceed.set()
+            answer.result(timeout=120)
+            work.result(timeout=120)
+        assert order == ["first answer", "follow-up"] and GATE.paused() == 0
 
 
 def test_the_dashboards_model_pauses_at_every_layer(tiny_model_dir, clean_caches):
