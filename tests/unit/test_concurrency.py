@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,13 +25,13 @@ from model.explain.state import foreign_hooks
 from model.loading import load_classifier
 from model.preprocess import preprocess
 from model.synthetic import phantom_image
+from tests.unit.threads import until
 
 SESSIONS = 8
 # The three fast methods plus one Captum method with seeded noise (SmoothGrad): noise drawn from a shared
 # global RNG would differ between serial and concurrent runs: the method most likely to expose sharing.
 METHODS = ("gradient_rollout", "gradcam", "smoothgrad")
 TEMPERATURE = 1.0
-POLL_S, POLL_STEPS = 0.005, 24_000  # up to 2 minutes for a thread to block on a lane
 
 
 def _scan(i: int) -> tuple[str, bytes]:
@@ -154,7 +153,7 @@ def test_lane_work_at_a_checkpoint_gives_its_lane_to_a_waiting_first_answer():
             work = pool.submit(follow_up, lane)
             entered.wait(timeout=120)
             answer = pool.submit(first_answer, lane)
-            _until(lambda lane=lane: lane.queued() == (1, 0), "the first answer waits for the lane")
+            until(lambda lane=lane: lane.queued() == (1, 0), "the first answer waits for the lane")
             proceed.set()
             answer.result(timeout=120)
             work.result(timeout=120)
@@ -166,15 +165,6 @@ def test_the_dashboards_model_pauses_at_every_layer(tiny_model_dir, clean_caches
     layers = shared.model.vit.layers
     assert all(pause_checkpoint_hook in layer._forward_pre_hooks.values() for layer in layers)
     assert foreign_hooks(shared.model) == []
-
-
-def _until(condition, what: str) -> None:
-    """Wait for another thread to reach a state (a bounded poll: synchronisation, not a timing assert)."""
-    for _ in range(POLL_STEPS):
-        if condition():
-            return
-        time.sleep(POLL_S)
-    raise AssertionError(f"never reached: {what}")
 
 
 def test_a_first_answer_goes_ahead_of_other_sessions_waiting_follow_up_work(
@@ -203,11 +193,11 @@ def test_a_first_answer_goes_ahead_of_other_sessions_waiting_follow_up_work(
             tta = pool.submit(
                 resources.first_look_cached, source, shared.fingerprint, sha_a, data_a, TEMPERATURE
             )
-            _until(lambda: resources.FAST_LANE.queued() == (0, 1), "session A's TTA waits for the lane")
+            until(lambda: resources.FAST_LANE.queued() == (0, 1), "session A's TTA waits for the lane")
             quick = pool.submit(
                 resources.quick_look_cached, source, shared.fingerprint, sha_b, data_b, TEMPERATURE
             )
-            _until(lambda: sum(resources.FAST_LANE.queued()) == 2, "session B's first answer waits too")
+            until(lambda: sum(resources.FAST_LANE.queued()) == 2, "session B's first answer waits too")
             assert resources.FAST_LANE.queued() == (1, 1)  # B queued as a first answer, A's TTA as other work
         finally:
             go_on.set()  # never leave the lane held, even when an assert above failed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,17 +14,7 @@ from model.explain.pause import GATE, Gate, install_checkpoints, pause_checkpoin
 from model.explain.state import foreign_hooks
 from model.preprocess import preprocess
 from model.synthetic import phantom_image
-
-POLL_S, POLL_STEPS = 0.005, 24_000  # up to 2 minutes for a thread to reach a checkpoint
-
-
-def _until(condition, what: str) -> None:
-    """Wait for another thread to reach a state (a bounded poll: synchronisation, not a timing assert)."""
-    for _ in range(POLL_STEPS):
-        if condition():
-            return
-        time.sleep(POLL_S)
-    raise AssertionError(f"never reached: {what}")
+from tests.unit.threads import until
 
 
 def test_a_checkpoint_waits_only_for_other_threads_priority():
@@ -41,7 +30,7 @@ def test_a_checkpoint_waits_only_for_other_threads_priority():
         gate.checkpoint()
         worker = threading.Thread(target=loop)
         worker.start()
-        _until(lambda: gate.paused() == 1, "the other thread waits at its checkpoint")
+        until(lambda: gate.paused() == 1, "the other thread waits at its checkpoint")
         assert not passed.is_set()
     worker.join(timeout=120)
     assert passed.is_set() and gate.paused() == 0
@@ -75,7 +64,7 @@ def test_a_slow_map_pauses_under_priority_and_its_result_does_not_change(tiny_cl
     with ThreadPoolExecutor(max_workers=1) as pool:
         with GATE.priority():
             slow = pool.submit(_pausable, occlusion.explain, model, x, 1, perturbations_per_eval=1)
-            _until(lambda: GATE.paused() == 1, "the occlusion loop waits at a checkpoint")
+            until(lambda: GATE.paused() == 1, "the occlusion loop waits at a checkpoint")
             held = len(passes)
             assert GATE.paused() == 1 and len(passes) == held and not slow.done()
         paused = slow.result(timeout=120)
@@ -108,12 +97,12 @@ def test_layer_checkpoints_pause_a_forward_and_a_backward_pass_mid_way(tiny_clas
     with ThreadPoolExecutor(max_workers=1) as pool:
         with GATE.priority():  # a first answer is running: the forward pass stops at its first layer
             job = pool.submit(work)
-            _until(lambda: GATE.paused() == 1, "the forward pass waits at a layer")
+            until(lambda: GATE.paused() == 1, "the forward pass waits at a layer")
             assert not ran and not forward_done.is_set()
-        _until(forward_done.is_set, "the forward pass ends once priority is released")
+        until(forward_done.is_set, "the forward pass ends once priority is released")
         with GATE.priority():  # another first answer: the backward pass stops at a layer too
             go_back.set()
-            _until(lambda: GATE.paused() == 1, "the backward pass waits at a layer")
+            until(lambda: GATE.paused() == 1, "the backward pass waits at a layer")
             assert not job.done()
         grad = job.result(timeout=120)
     torch.testing.assert_close(grad, ref_grad, rtol=0, atol=0)
