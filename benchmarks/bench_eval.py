@@ -1,4 +1,4 @@
-"""Batch evaluation throughput: ``model.evaluate.predict_paths`` vs a Hugging Face pipeline loop.
+"""Batch evaluation throughput: ``model.evaluate.run.predict_paths`` vs a Hugging Face pipeline loop.
 
 Both read the same image files from disk. The pipeline is what a reader would write first:
 ``pipeline("image-classification")`` on the model folder, with the folder's ``preprocessor_config.json`` read
@@ -19,7 +19,7 @@ from transformers import AutoImageProcessor, Pipeline, pipeline
 from benchmarks.report import Check, Row
 from benchmarks.settings import Settings
 from benchmarks.timing import measure
-from model.evaluate import predict_paths, quantize_int8
+from model.evaluate.run import predict_paths, quantize_int8
 from model.loading import Classifier
 
 SECTION = "evaluation"
@@ -78,7 +78,7 @@ def run_eval(
         Row(
             "eval.fp32",
             SECTION,
-            f"model.evaluate.predict_paths, fp32 (SDPA), batch {bs} "
+            f"model.evaluate.run.predict_paths, fp32 (SDPA), batch {bs} "
             "(+ decode, brain crop, in a thread one batch ahead)",
             fp32.median_s,
             value=rate(fp32),

@@ -8,8 +8,8 @@ from benchmarks.hardware import Machine, vit_forward_macs
 from benchmarks.report import Check, Row
 from benchmarks.settings import Settings
 from benchmarks.timing import Timing, measure, measure_interleaved
-from model.calibration import softmax_with_temperature
-from model.evaluate import quantize_int8
+from model.evaluate.calibration import softmax_with_temperature
+from model.evaluate.run import quantize_int8
 from model.explain import rollout
 from model.loading import Classifier, load_classifier
 

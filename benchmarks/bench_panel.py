@@ -27,9 +27,9 @@ from benchmarks.settings import Settings
 from benchmarks.timing import Timing, measure
 from dashboard import figures, resources
 from dashboard.widgets import DEFAULT_METHODS
-from model.artifacts import CALIBRATION_FILE
+from model.data.input_check import InputReferenceError
+from model.evaluate.artifacts import CALIBRATION_FILE
 from model.explain.registry import EXPLAINERS
-from model.input_check import InputReferenceError
 
 SECTION = "panel"
 FIRST_ANSWER_MAX_RATIO = 1.5

@@ -20,9 +20,9 @@ from benchmarks.report import Row
 from benchmarks.settings import Settings
 from benchmarks.subjects import Subject
 from benchmarks.timing import measure
-from model.engine import RayOptions
-from model.evaluate import predict_paths
-from model.explain_batch import Run, explain_cases, parse_args, prepare
+from model.evaluate.engine import RayOptions
+from model.evaluate.run import predict_paths
+from model.explain.batch import Run, explain_cases, parse_args, prepare
 
 SECTION = "ray"
 SLOW_METHOD = "integrated_gradients"
@@ -83,8 +83,8 @@ def run_ray(subject: Subject, paths: list[Path], work: Path, s: Settings) -> lis
     """
     import ray
 
-    from model.engine_ray import predict_groups, ray_session
-    from model.engine_ray_explain import explain_cases_ray
+    from model.evaluate.engine_ray import predict_groups, ray_session
+    from model.explain.engine_ray import explain_cases_ray
 
     clf, n, bs, model_dir = subject.classifier, len(paths), s.eval_batch_size, str(subject.model_dir)
     options = RayOptions(actors=1, cpus_per_actor=1.0)

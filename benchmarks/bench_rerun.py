@@ -20,8 +20,8 @@ from benchmarks.settings import Settings
 from benchmarks.timing import Timing, measure
 from dashboard import figures, map_view, resources
 from dashboard.widgets import DEFAULT_METHODS
+from model.data.scan import MAX_PIXELS
 from model.explain.registry import EXPLAINERS
-from model.scan import MAX_PIXELS
 
 SECTION = "panel"
 RERUN_MAX_S = 0.050

@@ -39,8 +39,8 @@ from benchmarks.report import ModelResult, Row, write_results
 from benchmarks.settings import Settings
 from benchmarks.subjects import REPO_ROOT, Subject, bundled_subject, make_random_subject, scan_paths
 from benchmarks.timing import load_average, measure, set_threads
+from model.data.scan import load_scan
 from model.preprocess import preprocess
-from model.scan import load_scan
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks"
 MODELS = ("base", "bundled")

@@ -19,10 +19,10 @@ class Settings:
         shap_reference_samples: GradientSHAP draws of its reference map.
         smoothgrad_reference_samples: SmoothGrad noisy copies of its reference map.
         n_eval_images: images in the throughput comparison.
-        eval_batch_size: ``model.evaluate.predict_paths`` batch size.
+        eval_batch_size: ``model.evaluate.run.predict_paths`` batch size.
         with_memory: measure the dashboard process's peak RSS in a subprocess.
         with_ray: compare the local and the Ray engine (starts a local Ray; off in the tiny smoke run, whose
-            Ray path tests/unit/test_engine_ray.py covers).
+            Ray path tests/unit/evaluate/test_engine_ray.py covers).
         ray_explain_images: scans explained by each engine in that comparison.
         concurrency_sessions: Explain-page sessions run at once in the concurrency section (each also once
             alone, and one more scan for the warm-up; needs ``n_eval_images`` >= this + 1).

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from model.data.synthetic import phantom_image
 from model.loading import Classifier, build_classifier, load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
-from model.synthetic import phantom_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_MODEL = REPO_ROOT / "artifacts" / "model"
@@ -112,4 +112,4 @@ def scan_paths(work_dir: Path, n: int, use_real: bool) -> tuple[list[Path], str]
         paths = real_scan_paths(root, n)
         if len(paths) == n:
             return paths, f"{n} real scans from {root.name}/ (first files of yes/ and no/, alternating)"
-    return phantom_scan_paths(work_dir, n), f"{n} phantom scans (model.synthetic, {PHANTOM_SIDE} px)"
+    return phantom_scan_paths(work_dir, n), f"{n} phantom scans (model.data.synthetic, {PHANTOM_SIDE} px)"

@@ -15,11 +15,11 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import layout, resources, settings, widgets_eval
 from dashboard.safe_text import plain
-from model.artifacts import CALIBRATION_FILE
 from model.certainty import BORDERLINE, CLEAR, AnswerReading, read_answer
+from model.data.provenance import SplitMatch, find_in_manifest
+from model.evaluate.artifacts import CALIBRATION_FILE
 from model.inference import TTA_VIEWS, FirstLook, Prediction
 from model.loading import Classifier
-from model.provenance import SplitMatch, find_in_manifest
 
 
 def shown_probability(prediction: Prediction, calibrated: bool) -> float:

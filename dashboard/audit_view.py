@@ -22,14 +22,14 @@ from matplotlib.figure import Figure
 
 from dashboard import figures, figures_audit, resources, tables_audit, widgets_audit
 from dashboard.safe_text import plain
-from model.case_files import CaseFileError, read_case
-from model.cohorts import filter_cases, map_peak, peak_region
+from model.data.case_files import CaseFileError, read_case
+from model.data.scan import Scan, ScanError
+from model.evaluate.cohorts import filter_cases, map_peak, peak_region
 from model.explain.registry import EXPLAINERS
-from model.explain_scan import MapRecord
+from model.explain.single import MapRecord
 from model.loading import Classifier
 from model.preprocess import Geometry, crop_and_resize
-from model.report import overlay_map
-from model.scan import Scan, ScanError
+from model.report.case import overlay_map
 
 EXPLAIN_PAGE = "../pages/explain.py"
 GALLERY_COLUMNS = 4

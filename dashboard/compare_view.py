@@ -2,7 +2,8 @@
 
 A is the reference (default: the kept from-scratch baseline), B the candidate (default: the bundled model);
 both defaults come from :func:`dashboard.settings.default_comparison`. Every number comes from
-:func:`model.comparison.compare_evaluations` (through ``resources.split_comparison``); this module picks,
+:func:`model.evaluate.comparison.compare_evaluations` (through ``resources.split_comparison``); this module
+picks,
 formats and arranges. Each disagreement shows both models' probabilities and the same method's map from each
 model, drawn by ``audit_view.thumbnail`` on the one fixed "× uniform" colour scale. "Open in Explain with A/B"
 points the sidebar's model and evaluation fields at that side, then hands the case over exactly as the Error
@@ -20,11 +21,11 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from dashboard import audit_view, figures, figures_compare, figures_eval, resources, settings, tables
-from model.artifacts import Evaluation, list_evaluations
+from model.evaluate.artifacts import Evaluation, list_evaluations
+from model.evaluate.metrics import LOWER_IS_BETTER
 from model.explain.registry import EXPLAINERS
 from model.labels import LabelMismatchError
 from model.loading import Classifier, ModelLoadError
-from model.metrics import LOWER_IS_BETTER
 
 SIDES = ("A", "B")
 SIDE_TITLES = {"A": "A (reference)", "B": "B (candidate)"}
@@ -224,7 +225,7 @@ def render_explanations(a: Side, b: Side, names: list[str]) -> None:
         st.caption(f"No side-by-side explanation quality: {note}")
         return
     st.dataframe(explanation_frame(block))
-    st.caption(f"From each folder's `explanations/summary.json` (python -m model.explain_batch). {note}")
+    st.caption(f"From each folder's `explanations/summary.json` (python -m model.explain). {note}")
 
 
 def _classifier(side: Side, ev: Evaluation) -> Classifier | str:

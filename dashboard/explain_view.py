@@ -17,14 +17,14 @@ import streamlit as st
 
 from dashboard import layout, map_view, resources, settings, trust_view, widgets
 from dashboard.safe_text import plain
-from model.case_files import CaseFileError, read_case
+from model.data.case_files import CaseFileError, read_case
+from model.data.input_check import InputReferenceError
+from model.data.scan import Scan, ScanError
+from model.data.synthetic import phantom_image
 from model.explain.registry import EXPLAINERS
-from model.explain_scan import MapRecord
+from model.explain.single import MapRecord
 from model.inference import FirstLook
-from model.input_check import InputReferenceError
 from model.loading import Classifier
-from model.scan import Scan, ScanError
-from model.synthetic import phantom_image
 
 CASE_KEY, HANDOFF_SEEN_KEY, QUERY_KEY = "explain.case_path", "explain.handoff_seen", "case"
 QUERY_SEEN_KEY = "explain.query_seen"  # the last ?case= value applied or written, so it is applied only once

@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, relevance_shares
-from model.explain_scan import MapRecord
+from model.explain.single import MapRecord
 from model.preprocess import Geometry
-from model.report import COLOURBAR_LABEL, draw_overlay, overlay_map
+from model.report.case import COLOURBAR_LABEL, draw_overlay, overlay_map
 
 # Perceptually uniform sequential maps only: equal steps in value look like equal steps in colour, and they
 # stay ordered in grey print. Rainbow maps (jet, turbo) put false edges into smooth maps and are not offered.

@@ -14,9 +14,9 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from dashboard.figures import grid_record
-from model.lesson import PatchLayout
+from model.explain.lesson import PatchLayout
 from model.preprocess import Geometry
-from model.report import draw_overlay, overlay_map
+from model.report.case import draw_overlay, overlay_map
 
 STRIP_PANEL_IN = (1.6, 1.75)  # (w, h) of one "≤ layer N" panel: the strip grows with N, each panel never does
 STRIP_MAX_COLUMNS = 6
@@ -31,7 +31,7 @@ def build_patch_grid_figure(image: Image.Image, layout: PatchLayout, title: str 
 
     Args:
         image: the scan.
-        layout: patch borders on the scan (:func:`model.lesson.patch_layout`).
+        layout: patch borders on the scan (:func:`model.explain.lesson.patch_layout`).
         title: axes title.
     """
     fig = Figure(figsize=PATCH_FIGURE_IN, layout="constrained")

@@ -12,8 +12,9 @@ import streamlit as st
 
 from dashboard import resources, settings, widgets_eval
 from dashboard.safe_text import plain
-from model import provenance, readings
-from model.artifacts import CALIBRATION_FILE, ArtifactError
+from model.data import provenance
+from model.evaluate import readings
+from model.evaluate.artifacts import CALIBRATION_FILE, ArtifactError
 from model.labels import LabelMismatchError
 from model.loading import Classifier, ModelLoadError
 from model.notice import DISCLAIMER

@@ -1,4 +1,4 @@
-"""The Learn page's walk-through: one section per step of :data:`model.lesson.STEPS`, in that order.
+"""The Learn page's walk-through: one section per step of :data:`model.explain.lesson.STEPS`, in that order.
 
 Each ``show_*`` draws one step on the lesson phantom; :func:`show_try_real_scan` hands over to the Explain
 page. Keys: ``learn.phantom``, ``learn.layer``, ``learn.target``, ``learn.slow``, ``learn.try_real``.
@@ -13,12 +13,12 @@ import streamlit as st
 
 from dashboard import explain_view, figures, figures_eval, figures_learn, resources, settings, widgets
 from dashboard.safe_text import plain
-from model import lesson
-from model.artifacts import ArtifactError
+from model.data.scan import Scan
+from model.evaluate.artifacts import ArtifactError
+from model.explain import lesson
 from model.explain.registry import EXPLAINERS
 from model.inference import FirstLook
 from model.loading import Classifier
-from model.scan import Scan
 
 EXPLAIN_PAGE = "../pages/explain.py"
 

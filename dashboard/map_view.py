@@ -13,9 +13,9 @@ from numpy.typing import NDArray
 
 from dashboard import resources, trust_view
 from model import overlay
-from model.explain_scan import MapRecord
+from model.data.scan import Scan
+from model.explain.single import MapRecord
 from model.preprocess import Geometry
-from model.scan import Scan
 
 
 def map_picture(

@@ -1,9 +1,10 @@
 """The model card in brief, for the Overview page: architecture facts and chosen sections of ``README.md``.
 
-The card itself is written by ``python -m model.card`` into the model folder; this module only reads it and
+The card itself is written by ``python -m model.evaluate.card`` into the model folder; this module only reads
+it and
 picks sections by their ``## `` headings, so the page shows parts instead of the whole markdown wall. When a
 folder has no card (a hub model, an untrained folder), the data caveats and intended use that
-:mod:`model.card` would have written are shown instead, flagged as generic.
+:mod:`model.evaluate.card` would have written are shown instead, flagged as generic.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from model import card
-from model.data import SPLIT_FRACTIONS, SPLITS
+from model.data.split import SPLIT_FRACTIONS, SPLITS
+from model.evaluate import card
 from model.loading import RUN_CONFIG_FILE, Classifier, path_text_problem
 
 DATA_SECTION, SPLIT_SECTION = "Training data and its caveats", "Split"
 USE_SECTION, LIMITS_SECTION = "Intended use", "Limitations"
-CARD_COMMAND = "python -m model.card --model MODEL_DIR --eval EVAL_DIR"
+CARD_COMMAND = "python -m model.evaluate.card --model MODEL_DIR --eval EVAL_DIR"
 SPLIT_COMMAND = "python -m model.data split --data DIR --out artifacts/split_manifest.csv"
 
 

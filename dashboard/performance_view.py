@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import figures_eval, figures_threshold, resources, tables, tables_threshold, widgets_eval
-from model.artifacts import Evaluation
+from model.evaluate.artifacts import Evaluation
 
 FREE_CAPTION = (
     "These do not move with the decision threshold: ROC-AUC and PR-AUC say how well the scores rank tumour "

@@ -18,14 +18,14 @@ import streamlit as st
 
 from dashboard import figures, resources
 from dashboard.tables import format_interval
+from model.data.scan import ScanError
 from model.explain.registry import EXPLAINERS
+from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR, RANDOM_REFERENCE, ExplanationSummary
-from model.explain_scan import MapRecord
 from model.loading import Classifier
 from model.preprocess import crop_and_resize
-from model.scan import ScanError
 
-EXPLANATIONS_SUBDIR = EVAL_SUBDIR  # python -m model.explain_batch --out EVAL_DIR/explanations
+EXPLANATIONS_SUBDIR = EVAL_SUBDIR  # python -m model.explain --out EVAL_DIR/explanations
 PAIR_WIDTH_PX = 360  # each map of the trained/randomised pair; full-width maps dwarf the page
 
 

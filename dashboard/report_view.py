@@ -2,7 +2,7 @@
 
 The files are rendered only when a button is clicked (deferred callables). The PDF's trust lines come from the
 saved explanation-quality summary of the evaluation folder, when there is one for this model
-(:mod:`model.report_trust`); the file name goes through :func:`model.report_text.safe_file_name` there.
+(:mod:`model.report.trust`); the file name goes through :func:`model.report.text.safe_file_name` there.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import streamlit as st
 from dashboard import resources, settings, widgets_eval
 from dashboard.answer_view import Answer
 from dashboard.widgets import PERSIST
-from model.artifacts import ArtifactError
+from model.data.provenance import SplitMatch
+from model.data.scan import Scan
+from model.evaluate.artifacts import ArtifactError
+from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR
-from model.explain_scan import MapRecord
-from model.provenance import SplitMatch
-from model.report import CaseReport, render_png
-from model.report_pdf import PAPERS, PrintOptions, render_report_pdf
-from model.report_trust import trust_lines
-from model.scan import Scan
+from model.report.case import CaseReport, render_png
+from model.report.pdf import PAPERS, PrintOptions, render_report_pdf
+from model.report.trust import trust_lines
 
 # (class index explained, label -> map, label -> deletion/insertion scores, the page's view settings)
 Shown = tuple[int, Mapping[str, MapRecord], Mapping[str, dict], Mapping]

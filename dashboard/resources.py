@@ -5,7 +5,8 @@ scan's bytes travel as the unhashed ``_scan_bytes`` argument, so the sha256 is t
 hashed twice. Cached functions read only their arguments (never env vars or session state).
 
 The model is shared read-only by every session: no method hooks it, trains it or keeps gradients on it, so
-model work of two sessions may overlap (``tests/unit/test_concurrency.py``: the maps stay bit-identical).
+model work of two sessions may overlap (``tests/unit/explain/test_concurrency.py``: the maps stay
+bit-identical).
 Model work goes through one of two lanes so that one session's first answer never waits behind another's
 slow map: :data:`FAST_LANE` (the first answer, TTA, the fast maps) and :data:`SLOW_LANE` (slow maps, scores,
 references), one computation at a time in each, so the two cores are never split more than two ways. In the
@@ -20,23 +21,31 @@ module-level state).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from model import explain_scan, inference, lesson, overlay
-from model.explain import gradient_rollout
+from dashboard import tables
+from model import inference, overlay
+from model.data import provenance
+from model.data.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
+from model.data.masks import MaskError, load_mask
+from model.data.scan import Scan, load_scan
+from model.evaluate import artifacts, cohorts, compare, comparison, metrics
+from model.explain import gradient_rollout, lesson, reference, sanity, summary, trust
+from model.explain import single as explain_scan
 from model.explain.pause import GATE, install_checkpoints
 from model.explain.quality import FaithfulnessCurves
 from model.explain.registry import EXPLAINERS
-from model.input_check import InputReference, QualityReport, check_input_quality, load_input_reference
 from model.loading import Classifier, load_classifier
-from model.scan import Scan, load_scan
 
 
 class Lane:
@@ -136,7 +145,7 @@ def load_scan_cached(sha256: str, _scan_bytes: bytes) -> Scan:
     """Decode scan bytes (PNG/JPEG/DICOM) in memory, once per scan; raises ``ScanError`` for unusable input.
 
     Every other cache below takes the image from here, so a scan is decoded once, and what is cached (and
-    copied on each hit) is the working-size image (at most ``model.scan.WORKING_MAX_PIXELS``).
+    copied on each hit) is the working-size image (at most ``model.data.scan.WORKING_MAX_PIXELS``).
     """
     return load_scan(_scan_bytes)
 
@@ -254,15 +263,8 @@ def file_mtime(path: str | Path) -> float:
     return p.stat().st_mtime if p.exists() else 0.0
 
 
-# --- evaluation & explanation-summary loaders (dashboard-analysis) ---
-import dataclasses  # noqa: E402 - this section is appended below the marker by design
-import math  # noqa: E402
+# --- evaluation & explanation-summary loaders ---
 
-import pandas as pd  # noqa: E402
-
-from dashboard import tables  # noqa: E402
-from model import artifacts, metrics  # noqa: E402
-from model.explain import sanity, summary  # noqa: E402
 
 # Slider values are multiples of 0.01 in float arithmetic; this close to the saved threshold is the same.
 SAME_THRESHOLD_TOL = 1e-9
@@ -299,7 +301,7 @@ def evaluation_cached(eval_dir: str, name: str, mtime: float) -> artifacts.Evalu
 def metrics_at_threshold_cached(
     eval_dir: str, name: str, mtime: float, threshold: float, calibrated: bool
 ) -> dict:
-    """``model.metrics.compute_metrics`` on a saved evaluation's records at any threshold (with intervals)."""
+    """``metrics.compute_metrics`` on a saved evaluation's records at any threshold (with intervals)."""
     ev = evaluation_cached(eval_dir, name, mtime)
     return metrics.compute_metrics(ev.records, ev.labels, ev.results["positive_label"], threshold, calibrated)
 
@@ -319,7 +321,7 @@ def metrics_at_threshold(
 def curves_cached(
     eval_dir: str, name: str, mtime: float, calibrated: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(ROC points, PR points) of a saved evaluation, from ``model.metrics`` curve functions."""
+    """(ROC points, PR points) of a saved evaluation, from ``model.evaluate.metrics`` curve functions."""
     ev = evaluation_cached(eval_dir, name, mtime)
     positive = ev.results["positive_label"]
     return (
@@ -375,12 +377,11 @@ def load_explanation_summary(directory: str | Path) -> summary.ExplanationSummar
 
 
 # --- model comparison (Compare page) ---
-from model import compare, comparison  # noqa: E402
 
 
 @st.cache_data(show_spinner="Comparing the two models case by case…", max_entries=16)
 def split_comparison_cached(a_dir: str, b_dir: str, name: str, mtime_a: float, mtime_b: float) -> dict:
-    """``model.comparison.compare_evaluations`` of one shared evaluation at its saved threshold.
+    """``model.evaluate.comparison.compare_evaluations`` of one shared evaluation at its saved threshold.
 
     Raises ``ComparisonError`` (not the same cases or labels, or other thresholds) or ``ArtifactError``.
     """
@@ -414,9 +415,6 @@ def explanation_comparison(a_dir: str | Path, b_dir: str | Path, names: list[str
 
 # --- provenance: the training manifest and tumour masks (issue 13) ---
 
-from model import provenance  # noqa: E402
-from model.masks import MaskError, load_mask  # noqa: E402
-
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def manifest_cached(path: str, mtime: float) -> pd.DataFrame | None:
@@ -435,7 +433,6 @@ def mask_cached(data_dir: str, sha256: str) -> NDArray | None:
 
 
 # --- error-audit cohorts (issue 13) ---
-from model import cohorts  # noqa: E402
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -453,7 +450,6 @@ def case_cohorts(eval_dir: str | Path, ev: artifacts.Evaluation, data_dir: Path 
 
 
 # --- trust in a map (issue 13): saved verdicts per method, the random-ranking reference of one scan ---
-from model.explain import reference, trust  # noqa: E402
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

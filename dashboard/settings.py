@@ -21,8 +21,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from model.data.provenance import manifest_path
 from model.loading import path_text_problem
-from model.provenance import manifest_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_MODEL = "MRI_EXPLAIN_MODEL"

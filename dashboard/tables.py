@@ -1,7 +1,9 @@
 """Display tables for the evaluation pages: saved-evaluation dicts in, pandas frames and strings out.
 
-This module is the dashboard's only reader of the keys of a results dict (see :mod:`model.artifacts`) and of
-:func:`model.metrics.compute_metrics` output, so pages stay free of JSON keys. Nothing here computes a metric:
+This module is the dashboard's only reader of the keys of a results dict (see
+:mod:`model.evaluate.artifacts`) and of
+:func:`model.evaluate.metrics.compute_metrics` output, so pages stay free of JSON keys. Nothing here computes
+a metric:
 values come from the saved evaluation or from ``compute_metrics``; this module selects, formats and arranges.
 """
 
@@ -15,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from dashboard.safe_text import plain
-from model.artifacts import Evaluation
-from model.metrics import predict_indices, record_arrays
-from model.readings import evaluation_readings
+from model.evaluate.artifacts import Evaluation
+from model.evaluate.metrics import predict_indices, record_arrays
+from model.evaluate.readings import evaluation_readings
 
 # Display names in table order; the first four are the headline metrics.
 METRIC_NAMES: dict[str, str] = {
@@ -228,7 +230,7 @@ def audit_cases(
 ) -> pd.DataFrame:
     """Cases worth a second look: wrong at ``threshold``, or with a positive probability inside ``band``.
 
-    The decision is :func:`model.metrics.predict_indices` (the rule every metric uses).
+    The decision is :func:`model.evaluate.metrics.predict_indices` (the rule every metric uses).
 
     Args:
         ev: a saved evaluation.
@@ -292,7 +294,7 @@ def audit_summary(cases: pd.DataFrame, ev: Evaluation, threshold: float) -> str:
 
 
 def plain_readings(ev: Evaluation, calibrated: bool = False) -> str:
-    """Markdown list reading the saved metrics in words (:func:`model.readings.evaluation_readings`)."""
+    """The saved metrics in words, a markdown list (:func:`~model.evaluate.readings.evaluation_readings`)."""
     lines = evaluation_readings(ev.results, calibrated)
     return f"**In plain words** (saved threshold {saved_threshold(ev):.2f}):\n" + "".join(
         f"\n- {x}" for x in lines

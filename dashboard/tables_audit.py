@@ -1,7 +1,7 @@
 """Error-audit tables across splits: the listed cases of every chosen split with their cohorts.
 
 No Streamlit here; values come from :func:`dashboard.tables.audit_cases` (the one decision rule) and
-:mod:`model.cohorts`. This module only joins, orders and counts.
+:mod:`model.evaluate.cohorts`. This module only joins, orders and counts.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pandas as pd
 
 from dashboard.safe_text import plain
 from dashboard.tables import AUDIT_KINDS, audit_cases
-from model.artifacts import Evaluation
-from model.cohorts import COHORT_COLUMNS, cohort_counts
+from model.evaluate.artifacts import Evaluation
+from model.evaluate.cohorts import COHORT_COLUMNS, cohort_counts
 
 FILTER_COLUMNS = ("source", "file format", "image size")  # the split has its own choice above
 
@@ -29,11 +29,12 @@ def cases_with_cohorts(
 
     Args:
         evaluations: the chosen splits (same labels).
-        cohorts: split name -> :func:`model.cohorts.case_cohorts` frame.
+        cohorts: split name -> :func:`model.evaluate.cohorts.case_cohorts` frame.
         threshold, band, calibrated: as :func:`dashboard.tables.audit_cases`.
 
     Returns:
-        ``audit_cases`` columns plus :data:`model.cohorts.COHORT_COLUMNS`; errors first in each split.
+        ``audit_cases`` columns plus :data:`model.evaluate.cohorts.COHORT_COLUMNS`; errors first in each
+        split.
     """
     frames = []
     for ev in evaluations:

@@ -1,9 +1,9 @@
 """Display tables and sentences for the Performance page's threshold section.
 
 Splits the metrics into those that move with the decision threshold and those that do not
-(:data:`model.metrics.THRESHOLD_FREE`), gives the positive-class scores per true class for the score
+(:data:`model.evaluate.metrics.THRESHOLD_FREE`), gives the positive-class scores per true class for the score
 distribution, the confusion counts of every split at one threshold, and the sentence under the slider.
-Nothing here computes a metric: counts come from :func:`model.metrics.confusion_at`, metrics from
+Nothing here computes a metric: counts come from :func:`model.evaluate.metrics.confusion_at`, metrics from
 ``compute_metrics`` results or the saved evaluation.
 """
 
@@ -17,8 +17,8 @@ from numpy.typing import NDArray
 
 from dashboard.safe_text import plain
 from dashboard.tables import METRIC_NAMES, has_calibration, metric_cells, positive_label
-from model.artifacts import Evaluation
-from model.metrics import THRESHOLD_FREE, confusion_at, record_arrays
+from model.evaluate.artifacts import Evaluation
+from model.evaluate.metrics import THRESHOLD_FREE, confusion_at, record_arrays
 
 FREE_NAMES = tuple(k for k in METRIC_NAMES if k in THRESHOLD_FREE)
 DEPENDENT_NAMES = tuple(k for k in METRIC_NAMES if k not in THRESHOLD_FREE)

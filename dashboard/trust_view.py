@@ -22,8 +22,8 @@ from model.explain import trust as tr
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
 from model.explain.quality import localisation
 from model.explain.registry import EXPLAINERS
+from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR, SUMMARY_JSON, ExplanationArtifactError
-from model.explain_scan import MapRecord
 from model.loading import Classifier
 from model.preprocess import Geometry
 
@@ -217,7 +217,7 @@ def settings_changed(t: tr.MethodTrust) -> str:
         return ""
     return plain(
         "measured with earlier settings, not on the map shown: " + "; ".join(changed) + ". Rerun "
-        "python -m model.explain_batch to judge the current ones"
+        "python -m model.explain to judge the current ones"
     )
 
 

@@ -21,18 +21,19 @@ import torch
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.artifacts import ArtifactError, read_calibration
-from model.calibration import softmax_with_temperature
+from model.evaluate.artifacts import ArtifactError, read_calibration
+from model.evaluate.calibration import softmax_with_temperature
 from model.explain import gradient_rollout, rollout
 from model.explain.heatmap import heatmap_from_raw
+from model.explain.single import MapRecord
 from model.explain.state import gradients_enabled
-from model.explain_scan import MapRecord
 from model.labels import POSITIVE_LABEL
 from model.loading import Classifier
 from model.preprocess import Geometry, PreprocessConfig, preprocess
 
 # Shifts of TTA views, as a share of the input side: 4% (9 px at 224) is inside the training augmentation's
-# +-5% shift range (model.config.AugmentConfig.max_shift): every view is one the model was trained to accept.
+# +-5% shift range (model.train.config.AugmentConfig.max_shift): every view is one the model was trained to
+# accept.
 TTA_SHIFT_FRACTION = 0.04
 # (flip left-right, shift down, shift right) in units of the shift; the first view is the scan itself.
 TTA_VIEWS: tuple[tuple[bool, int, int], ...] = (
@@ -97,7 +98,7 @@ def calibration_temperature(eval_dir: str | Path, fingerprint: str) -> tuple[flo
     """The temperature saved for this model in an evaluation folder, and a sentence saying where it came from.
 
     Args:
-        eval_dir: folder with ``calibration.json`` (see :mod:`model.artifacts`).
+        eval_dir: folder with ``calibration.json`` (see :mod:`model.evaluate.artifacts`).
         fingerprint: the loaded model's weights fingerprint; another model's calibration is not applied.
 
     Returns:
@@ -175,7 +176,7 @@ def predict_tensor(
     Args:
         classifier: the loaded model (read-only; eval mode is kept).
         pixel_values: (3, S, S) float32 normalised input.
-        temperature: calibration temperature T > 0 (see :mod:`model.calibration`).
+        temperature: calibration temperature T > 0 (see :mod:`model.evaluate.calibration`).
         tta: also run the augmented views; False leaves ``tta_positive`` with the scan's own value only.
 
     Returns:

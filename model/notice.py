@@ -1,6 +1,6 @@
 """The not-for-diagnosis notice, defined once in a module light enough to show before torch is imported.
 
-``model.report`` (PNG/PDF reports) and ``dashboard.layout`` (sidebar, footer) re-use it; the entry script
+``model.report.case`` (PNG/PDF reports) and ``dashboard.layout`` (sidebar, footer) re-use it; the entry script
 shows it through ``dashboard.startup`` while the model is still loading.
 """
 

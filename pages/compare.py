@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import compare_view, layout, settings, widgets_eval
-from model.artifacts import ArtifactError
+from model.evaluate.artifacts import ArtifactError
 
 layout.page_header(
     "Compare models",

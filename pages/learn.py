@@ -2,7 +2,8 @@
 
 image -> patches and the CLS token -> attention per head -> rollout layer by layer -> gradients ->
 perturbation, all on a generated phantom (never a real scan), then every method in brief and a button to
-try the same on a real scan. The steps are data in ``model.lesson``, the sections ``dashboard.learn_view``.
+try the same on a real scan. The steps are data in ``model.explain.lesson``, the sections
+``dashboard.learn_view``.
 """
 
 from __future__ import annotations

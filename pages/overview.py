@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import layout, model_card, resources, settings, tables
 from dashboard.safe_text import plain
-from model.artifacts import ArtifactError
+from model.evaluate.artifacts import ArtifactError
 from model.labels import LabelMismatchError
 from model.loading import ModelLoadError
 

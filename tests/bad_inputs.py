@@ -1,7 +1,9 @@
 """The bad-input corpus: awkward and broken scan files, generated in memory (nothing is committed).
 
-Used by tests/unit/test_scan.py and by the app/e2e tests: ``bad_input_corpus()`` lists every case with the
-file name a user would upload, its bytes, whether ``model.scan.load_scan`` must accept it, and a substring of
+Used by tests/unit/data/test_scan.py and by the app/e2e tests: ``bad_input_corpus()`` lists every case with
+the
+file name a user would upload, its bytes, whether ``model.data.scan.load_scan`` must accept it, and a
+substring of
 the ``ScanError`` message expected when it must not. The encoders (``encode``, ``make_dicom``,
 ``png_declaring``, ``png_with_chunk``, ``with_raw_value``) are shared with the pixel-level tests.
 

@@ -1,6 +1,6 @@
 """The saved explanation-quality summary (schema version 1): built, written and read only here.
 
-``python -m model.explain_batch`` writes into its output folder (``artifacts/eval/explanations/`` for the
+``python -m model.explain`` writes into its output folder (``artifacts/eval/explanations/`` for the
 bundled model):
 
 ``summary.json`` - ``schema_version``; ``checkpoint`` (weights fingerprint of the model explained);
@@ -14,7 +14,8 @@ bundled model):
 ``cases.csv`` - one row per case and method: the scores every summary number is computed from.
 ``maps.npz`` - every map on the patch grid as float16 shares, keyed ``method|target|sha256``.
 
-Intervals are 95 % percentile bootstraps over duplicate groups (as in :mod:`model.metrics`). These are
+Intervals are 95 % percentile bootstraps over duplicate groups (as in :mod:`model.evaluate.metrics`). These
+are
 research and teaching numbers on a few dozen scans, not evidence that any map is clinically meaningful.
 """
 
@@ -31,8 +32,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from model.artifacts import ArtifactError, atomic_write
-from model.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
+from model.evaluate.artifacts import ArtifactError, atomic_write
+from model.evaluate.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
 
 SCHEMA_VERSION = 1
 SUMMARY_JSON, SUMMARY_CSV, CASES_CSV, MAPS_NPZ = "summary.json", "summary.csv", "cases.csv", "maps.npz"
@@ -51,7 +52,7 @@ class ExplanationArtifactError(ArtifactError):
 def fix_command(out_dir: str | Path = "OUT_DIR", split: str = "test") -> str:
     """The command that (re)writes the explanation summary."""
     return (
-        f"run python -m model.explain_batch --model MODEL_DIR --data DATA_DIR --eval EVAL_DIR "
+        f"run python -m model.explain --model MODEL_DIR --data DATA_DIR --eval EVAL_DIR "
         f"--split {split} --out {out_dir}"
     )
 
@@ -231,7 +232,7 @@ def read_explanation_summary(
     """Read and check a saved explanation summary.
 
     Args:
-        directory: the folder written by ``python -m model.explain_batch``
+        directory: the folder written by ``python -m model.explain``
             (e.g. ``artifacts/eval/explanations``).
         expected_fingerprint: when given, the summary must be for the model with this weights fingerprint.
 

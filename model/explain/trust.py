@@ -1,6 +1,6 @@
 """How far each explanation method can be trusted *on this model*: verdicts from the saved quality summary.
 
-The batch job (:mod:`model.explain_batch`) saves, per scan and method, deletion and insertion areas, the
+The batch job (:mod:`model.explain.batch`) saves, per scan and method, deletion and insertion areas, the
 same areas for a random patch ranking (the ``random`` rows), and against the tumour masks the pointing-game
 hit, the chance of a hit, the share of relevance inside the mask and the mask's share of the area. A verdict
 here always compares a method with its reference **scan by scan** and judges the 95 % bootstrap interval of
@@ -214,7 +214,7 @@ def changed_settings(measured_with: Mapping[str, object], current: Mapping[str, 
     """The parameters whose saved value differs from the current default, as ``name: saved -> now``.
 
     A verdict describes the maps the summary measured: once a method's defaults change, the map a page shows
-    is not the one judged, until ``python -m model.explain_batch`` is run again.
+    is not the one judged, until ``python -m model.explain`` is run again.
     """
     names = sorted(set(measured_with) | set(current))
     return [

@@ -4,7 +4,7 @@ Shared by every ``tests/app`` file (Explain/Learn here; Overview/Performance/Err
 
 - ``app_artifacts`` (session): :class:`AppArtifacts` with ``model_dir`` (tiny ViT via ``save_classifier``,
   with an ``input_reference.json`` built from phantoms), ``eval_dir`` (``validation`` and ``test`` evaluations
-  written through ``model.artifacts`` from the tiny model's real logits on the phantoms, plus
+  written through ``model.evaluate.artifacts`` from the tiny model's real logits on the phantoms, plus
   ``calibration.json``),
   ``data_dir`` (phantom ``yes/`` + ``no/`` folder the evaluation paths are relative to).
 - ``app_env``: points ``MRI_EXPLAIN_MODEL`` / ``MRI_EXPLAIN_EVAL`` / ``MRI_EXPLAIN_DATA`` at those, clears the
@@ -28,14 +28,14 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from model.artifacts import build_records, build_results, write_calibration, write_evaluation
-from model.calibration import fit_temperature
-from model.evaluate import predict_paths
-from model.input_check import build_input_reference, save_input_reference
+from model.data.input_check import build_input_reference, save_input_reference
+from model.data.scan import load_scan
+from model.data.synthetic import phantom_image, write_phantom_dataset
+from model.evaluate.artifacts import build_records, build_results, write_calibration, write_evaluation
+from model.evaluate.calibration import fit_temperature
+from model.evaluate.run import predict_paths
 from model.loading import load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
-from model.scan import load_scan
-from model.synthetic import phantom_image, write_phantom_dataset
 from tests.conftest import make_tiny_vit
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -152,7 +152,8 @@ def phantom_png():
 
 # --- evaluation pages (dashboard-analysis): saved evaluations with spread-out, hand-chosen probabilities ---
 # The tiny random ViT scores every phantom near 0.5, so threshold tests use these records instead: the phantom
-# cases of ``app_artifacts.data_dir`` with fixed tumour probabilities, written through model.artifacts.
+# cases of ``app_artifacts.data_dir`` with fixed tumour probabilities, written through
+# model.evaluate.artifacts.
 SPREAD_P_TUMOR = {"no": (0.05, 0.20, 0.40, 0.60, 0.85, 0.48), "yes": (0.15, 0.45, 0.65, 0.80, 0.95, 0.52)}
 SPREAD_TEMPERATURE = 2.0
 
@@ -165,7 +166,7 @@ class SpreadEval:
 
 @pytest.fixture(scope="session")
 def spread_eval(app_artifacts, tmp_path_factory) -> SpreadEval:
-    from model.calibration import TemperatureFit
+    from model.evaluate.calibration import TemperatureFit
 
     classifier = load_classifier(app_artifacts.model_dir)
     cases = _cases(app_artifacts.data_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboard.safe_text import plain
-from model.report import DISCLAIMER
+from model.report.case import DISCLAIMER
 
 OFFLINE_HUB_ID = "nobody-here/vit-not-in-cache"
 

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from model.certainty import UNSURE_BAND, is_unsure
-from model.data import manifest_sha256
-from model.readings import evaluation_readings
-from model.scan import load_scan
+from model.data.scan import load_scan
+from model.data.split import manifest_sha256
+from model.evaluate.readings import evaluation_readings
 from tests.app.test_explain_page import PAGE, _upload
 
 EDGE_TOL = 0.011  # the page shows whole percent: closer than this to a band edge, either reading is right

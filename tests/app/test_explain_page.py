@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model.data.input_check import FEATURES
 from model.explain.registry import EXPLAINERS
-from model.input_check import FEATURES
 
 PAGE = "../pages/explain.py"
 

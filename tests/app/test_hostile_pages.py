@@ -14,8 +14,8 @@ from PIL import Image
 
 from dashboard import resources, tables
 from dashboard.safe_text import csv_text, plain
-from model import scan as scan_module
-from model.artifacts import build_records, build_results, read_evaluation, write_evaluation
+from model.data import scan as scan_module
+from model.evaluate.artifacts import build_records, build_results, read_evaluation, write_evaluation
 from model.labels import LABELS
 
 PAGES = ["overview", "explain", "performance", "error_audit", "quality", "learn"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from model.explain.lesson import GRADIENT_METHODS, STEPS, step_titles
 from model.explain.registry import EXPLAINERS
-from model.lesson import GRADIENT_METHODS, STEPS, step_titles
 
 PAGE = "../pages/learn.py"
 WALK_THROUGH_IMAGES = (

@@ -7,8 +7,8 @@ import shutil
 
 import numpy as np
 
-from model.artifacts import read_evaluation
-from model.card import write_card
+from model.evaluate.artifacts import read_evaluation
+from model.evaluate.card import write_card
 from model.loading import load_classifier
 
 PAGE = "../pages/overview.py"
@@ -61,7 +61,7 @@ def test_card_sections_are_shown_when_the_model_has_a_card(app_env, app_test, mo
 
 def test_without_a_card_generic_notes_and_the_command_are_shown(app_env, app_test):
     at = app_test(PAGE)
-    assert any("python -m model.card" in i.value for i in at.info)
+    assert any("python -m model.evaluate.card" in i.value for i in at.info)
     assert "Duplicates" in _markdown(at)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.artifacts import read_evaluation
+from model.evaluate.artifacts import read_evaluation
 from model.explain import summary as xs
 from model.explain.registry import EXPLAINERS
 from model.loading import load_classifier
@@ -138,4 +138,4 @@ def test_missing_summary_shows_the_command_that_makes_it(spread_env, app_test):
     at = app_test(PAGE)
     assert not at.exception
     assert not at.dataframe
-    assert any("python -m model.explain_batch" in i.value for i in at.info)
+    assert any("python -m model.explain" in i.value for i in at.info)

@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from dashboard import report_view
-from model.report_pdf import PAPERS, render_report_pdf
+from model.report.pdf import PAPERS, render_report_pdf
 
 PAGE = "../pages/explain.py"
 POINTS_PER_INCH = 72

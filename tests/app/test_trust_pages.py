@@ -16,7 +16,7 @@ import pytest
 import streamlit as st
 
 from dashboard import widgets_trust
-from model.artifacts import read_evaluation
+from model.evaluate.artifacts import read_evaluation
 from model.explain import integrated_gradients
 from model.explain import summary as xs
 from model.explain import trust as tr

@@ -16,7 +16,7 @@ import pytest
 
 from dashboard.layout import FOOTER_NOTE
 from dashboard.widgets import UPLOAD_TYPES
-from model.synthetic import phantom_image
+from model.data.synthetic import phantom_image
 from tests.bad_inputs import PATIENT_STRINGS, bad_input_corpus
 from tests.e2e.conftest import PAGES, REPO_ROOT, start_server
 

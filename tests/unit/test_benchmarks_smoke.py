@@ -152,7 +152,7 @@ def test_tiny_quick_run_writes_json_and_markdown_with_every_row(tmp_path):
     tiny, bundled = data["models"]
     assert [r["id"] for r in tiny["rows"]] == expected_ids(
         with_ray=False
-    )  # Ray: tests/unit/test_engine_ray.py
+    )  # Ray: tests/unit/evaluate/test_engine_ray.py
     assert bundled["skipped"] and not bundled["rows"]
     _rows_consistent(tiny["rows"])
     by_id = {r["id"]: r for r in tiny["rows"]}
