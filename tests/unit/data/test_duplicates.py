@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from sklearn.metrics import adjusted_rand_score
 
 from model.data.duplicates import (
     NEAR_DUPLICATE_MAX_BITS,
@@ -95,6 +96,15 @@ def test_adjusted_rand_index_hand_values():
     # Contingency [[2, 0], [1, 1]]: index 1, expected 2*3/6 = 1, max 2.5 -> ARI 0.
     assert adjusted_rand_index(list("aabb"), list("xxxy")) == pytest.approx(0.0)
     assert adjusted_rand_index(list("abcd"), list("wxyz")) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_adjusted_rand_index_equals_sklearn_on_random_partitions(seed):
+    rng = np.random.default_rng(seed)
+    a = [f"g{i}" for i in rng.integers(0, 12, 60)]
+    b = [f"h{i}" for i in rng.integers(0, 5 + seed, 60)]
+    # Same sums of pair counts in another order; beyond this the formulas differ, not the rounding.
+    assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
 
 
 def test_compare_groups_pair_figures():
