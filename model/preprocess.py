@@ -18,6 +18,8 @@ from numpy.typing import NDArray
 from PIL import Image
 from scipy import ndimage
 
+from model.io import write_json
+
 PREPROCESSOR_FILE = "preprocessor_config.json"
 # A pixel belongs to the head when brighter than this share of the image's 99th percentile. Low enough to keep
 # dark CSF and T1 grey matter, high enough to drop JPEG noise in black borders.
@@ -75,8 +77,7 @@ class PreprocessConfig:
 
     def save(self, directory: str | Path) -> None:
         """Write ``preprocessor_config.json`` into ``directory``."""
-        path = Path(directory) / PREPROCESSOR_FILE
-        path.write_text(json.dumps(self.to_hf_dict(), indent=2) + "\n")
+        write_json(Path(directory) / PREPROCESSOR_FILE, self.to_hf_dict())
 
     @classmethod
     def load(cls, directory: str | Path) -> PreprocessConfig:

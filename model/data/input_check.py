@@ -26,6 +26,8 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm import tqdm
 
+from model.io import write_json
+
 REFERENCE_FILE = "input_reference.json"
 SCHEMA_VERSION = 1
 HIST_BINS = 32
@@ -164,8 +166,7 @@ def save_input_reference(reference: InputReference, model_dir: str | Path) -> Pa
         "ranges": {k: list(v) for k, v in reference.ranges.items()},
         "histogram": list(reference.histogram),
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
+    return write_json(path, payload)
 
 
 def load_input_reference(model_dir: str | Path) -> InputReference | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from tqdm import tqdm
 
 from model.data.duplicates import NEAR_DUPLICATE_MAX_BITS, Groups, compare_groups, find_groups, fingerprint
 from model.data.scan import ScanError, load_scan
+from model.io import write_csv
 from model.labels import DEFAULT_CLASS_MAP
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -194,12 +194,7 @@ def build_manifest(index: DatasetIndex, seed: int = DEFAULT_SEED) -> tuple[pd.Da
 
 def write_manifest(frame: pd.DataFrame, out: str | Path, columns: tuple[str, ...] = MANIFEST_COLUMNS) -> Path:
     """Write a manifest's ``columns`` as UTF-8 CSV, "\\n" line ends (byte-identical for identical frames)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    frame.loc[:, list(columns)].to_csv(buf, index=False, lineterminator="\n")
-    out.write_bytes(buf.getvalue().encode("utf-8"))
-    return out
+    return write_csv(out, frame.loc[:, list(columns)])
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:

@@ -45,9 +45,7 @@ These are research and teaching numbers on a small public data set, not evidence
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +72,16 @@ from model.evaluate.metrics import (
     compute_metrics,
     predict_indices,
     probability_columns,
+)
+from model.io import (
+    csv_bytes,
+    fsync_dir,
+    json_bytes,
+    null_to_nan,
+    remove_stale_temps,
+    schema_version_problem,
+    write_json,
+    write_temp,
 )
 from model.labels import POSITIVE_LABEL
 
@@ -231,93 +239,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _nan_to_null(obj: object) -> object:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_null(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_null(v) for v in obj]
-    return obj
-
-
-def _null_to_nan(obj: object) -> object:
-    if obj is None:
-        return math.nan
-    if isinstance(obj, dict):
-        return {k: _null_to_nan(v) for k, v in obj.items()}
-    return [_null_to_nan(v) for v in obj] if isinstance(obj, list) else obj
-
-
-def _write_temp(final: Path, data: bytes) -> Path:
-    """Write ``data`` to a hidden temp file beside ``final`` and fsync it (the caller renames it)."""
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return tmp
-
-
-def remove_stale_temps(directory: str | Path) -> list[Path]:
-    """Delete the hidden ``.<file>.<pid>.tmp`` files of writes that were killed; keep those of live writers.
-
-    Readers never look at these files (names starting with "." are skipped), so a stale one is harmless
-    until this runs at the start of the next write into the folder.
-
-    Returns:
-        The files removed.
-    """
-    removed = []
-    for tmp in Path(directory).glob(".*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether a process with this id exists (signal 0 probes without sending anything)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # gone, or not a valid pid at all
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | Path, data: bytes) -> Path:
-    """Replace ``path`` with ``data`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path.parent)
-    os.replace(_write_temp(path, data), path)
-    _fsync_dir(path.parent)
-    return path
-
-
-def _csv_bytes(records: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    records.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
-
-
-def _json_bytes(obj: dict) -> bytes:
-    return (json.dumps(_nan_to_null(obj), indent=2, allow_nan=False) + "\n").encode("utf-8")
-
-
 def _paired_csv(json_path: Path, csv: Path, prev: Path) -> Path | None:
     """The predictions file (current or kept previous) whose hash the results file records, if any."""
     try:
@@ -333,7 +254,7 @@ def _keep_previous(csv: Path, prev: Path) -> None:
     try:
         os.link(csv, prev)
     except OSError:  # file systems without hard links
-        os.replace(_write_temp(prev, csv.read_bytes()), prev)
+        os.replace(write_temp(prev, csv.read_bytes()), prev)
 
 
 def write_evaluation(eval_dir: str | Path, name: str, results: dict, records: pd.DataFrame) -> Path:
@@ -357,17 +278,17 @@ def write_evaluation(eval_dir: str | Path, name: str, results: dict, records: pd
     eval_dir = Path(eval_dir)
     eval_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv, prev = _paths(eval_dir, name)
-    csv_data = _csv_bytes(records)
+    csv_data = csv_bytes(records)
     results = {**results, "predictions_file": csv.name, "predictions_sha256": _sha256(csv_data)}
-    _validate(name, json.loads(_json_bytes(results)), records, eval_dir)
+    _validate(name, json.loads(json_bytes(results)), records, eval_dir)
     remove_stale_temps(eval_dir)  # left by a killed run (a concurrent live writer's files are kept)
-    tmp_csv, tmp_json = _write_temp(csv, csv_data), _write_temp(json_path, _json_bytes(results))
+    tmp_csv, tmp_json = write_temp(csv, csv_data), write_temp(json_path, json_bytes(results))
     paired = _paired_csv(json_path, csv, prev)
     if paired == csv:
         _keep_previous(csv, prev)
     os.replace(tmp_csv, csv)
     os.replace(tmp_json, json_path)
-    _fsync_dir(eval_dir)
+    fsync_dir(eval_dir)
     prev.unlink(missing_ok=True)
     return json_path
 
@@ -383,11 +304,8 @@ def _read_json(path: Path, what: str, fix: str) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
     except (OSError, UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
         raise ArtifactError(f"{path} is not valid JSON ({err}): {fix}") from err
-    found = data.get("schema_version") if isinstance(data, dict) else None
-    if not (is_int(found) and found == SCHEMA_VERSION):  # true == 1 in Python: is_int refuses booleans
-        raise ArtifactError(
-            f"{path} has schema version {found!r:.20}, this code reads {SCHEMA_VERSION}: {fix}"
-        )
+    if problem := schema_version_problem(data, SCHEMA_VERSION, path):
+        raise ArtifactError(f"{problem}: {fix}")
     return data
 
 
@@ -469,7 +387,7 @@ def read_evaluation(
     for view in (results, results["calibrated"] or {}):
         for key in ("metrics", "ci95", "reliability"):
             if view.get(key) is not None:
-                view[key] = _null_to_nan(view[key])
+                view[key] = null_to_nan(view[key])
     return Evaluation(split, results, records, eval_dir)
 
 
@@ -504,7 +422,7 @@ def write_calibration(
         **fit.to_dict(),
         "manifest_sha256": manifest_sha256,
     }
-    return atomic_write(Path(eval_dir) / CALIBRATION_FILE, _json_bytes(data))
+    return write_json(Path(eval_dir) / CALIBRATION_FILE, data)
 
 
 def read_calibration(eval_dir: str | Path, expected_fingerprint: str | None = None) -> TemperatureFit:
@@ -533,13 +451,3 @@ def read_calibration(eval_dir: str | Path, expected_fingerprint: str | None = No
             f"{path} has fields of the wrong type (n, nll_before, nll_after, at_bound): {fix}"
         )
     return fit
-
-
-def json_bytes(obj: dict) -> bytes:
-    """Versioned-JSON bytes as every artifact here is written: NaN as null, indented, newline-terminated."""
-    return _json_bytes(obj)
-
-
-def nulls_to_nan(obj: object) -> object:
-    """The inverse of the NaN-to-null mapping of :func:`json_bytes`, for numbers read back from a file."""
-    return _null_to_nan(obj)

@@ -33,6 +33,7 @@ from model.evaluate.card_pretrained import (
     flat_run,
     is_finetune_record,
 )
+from model.io import write_text
 from model.labels import POSITIVE_LABEL
 from model.loading import RUN_CONFIG_FILE, ModelLoadError, load_classifier
 
@@ -400,9 +401,7 @@ def write_card(
         "```python\nfrom model.loading import load_classifier\n\n"
         'clf = load_classifier("artifacts/model")  # eval mode, eager attention\n```',
     ]
-    path = model_dir / CARD_FILE
-    path.write_text("\n\n".join(sections) + "\n")
-    return path
+    return write_text(model_dir / CARD_FILE, "\n\n".join(sections) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

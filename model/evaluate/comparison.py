@@ -18,7 +18,7 @@ first. ``explanations`` is null or {split, methods: {method: {label, a, b}}} wit
 insertion AUC, pointing game, relevance in mask and sanity check, read from the two folders'
 ``explanations/summary.json``; ``explanations_note`` says why it is null or what only one side has.
 
-The file is written atomically (:func:`model.evaluate.artifacts.atomic_write`). :func:`read_comparison`
+The file is written atomically (:func:`model.io.atomic_write`). :func:`read_comparison`
 checks the
 schema version and keys and recomputes what the numbers imply (outcome counts sum to n, each accuracy equals
 its share of correct outcomes, each difference equals B - A, the McNemar p-value matches its counts), so an
@@ -35,13 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.evaluate.artifacts import (
-    ArtifactError,
-    Evaluation,
-    atomic_write,
-    json_bytes,
-    nulls_to_nan,
-)
+from model.evaluate.artifacts import ArtifactError, Evaluation
 from model.evaluate.metrics import (
     BOOTSTRAP_SEED,
     CI_LEVEL,
@@ -53,6 +47,7 @@ from model.evaluate.metrics import (
 )
 from model.evaluate.paired import OUTCOME_KEYS, mcnemar_exact, paired_difference_intervals, paired_outcomes
 from model.explain import summary as explain_summary
+from model.io import atomic_write, json_bytes, null_to_nan, schema_version_problem
 
 SCHEMA_VERSION = 1
 KIND = "model comparison"
@@ -327,9 +322,9 @@ def _numbers(data: object) -> object:
             block = entry.get(side) if isinstance(entry, dict) else None
             for key in ("metrics", "ci95"):
                 if isinstance(block, dict) and block.get(key) is not None:
-                    block[key] = nulls_to_nan(block[key])
+                    block[key] = null_to_nan(block[key])
         if isinstance(entry, dict) and "difference" in entry:
-            entry["difference"] = nulls_to_nan(entry["difference"])
+            entry["difference"] = null_to_nan(entry["difference"])
     return data
 
 
@@ -339,9 +334,10 @@ def validate_comparison(data: object, fix: str) -> dict:
     Raises:
         ComparisonError: naming what is wrong and ``fix``.
     """
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or data.get("kind") != KIND:
-        found = data.get("schema_version") if isinstance(data, dict) else None
-        raise ComparisonError(f"Not a {KIND} of schema version {SCHEMA_VERSION} (found {found}): {fix}")
+    if problem := schema_version_problem(data, SCHEMA_VERSION, "The file"):
+        raise ComparisonError(f"Not a {KIND}: {problem}: {fix}")
+    if data.get("kind") != KIND:
+        raise ComparisonError(f"Not a {KIND} (kind {str(data.get('kind'))[:40]!r}): {fix}")
     if missing := [k for k in REQUIRED_KEYS if k not in data]:
         raise ComparisonError(f"The comparison lacks keys {missing}: {fix}")
     if not isinstance(data["splits"], dict) or not data["splits"]:

@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from model.evaluate.artifacts import ArtifactError, atomic_write
+from model.evaluate.artifacts import ArtifactError
 from model.evaluate.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
+from model.io import atomic_write, null_to_nan, schema_version_problem, write_csv, write_json
 
 SCHEMA_VERSION = 1
 SUMMARY_JSON, SUMMARY_CSV, CASES_CSV, MAPS_NPZ = "summary.json", "summary.csv", "cases.csv", "maps.npz"
@@ -167,22 +168,6 @@ def summary_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _nan_to_null(obj: object) -> object:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_null(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_null(v) for v in obj]
-    return obj
-
-
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
-
-
 def write_explanations(
     out_dir: str | Path, summary: dict, cases: pd.DataFrame, maps: dict[str, NDArray[np.floating]]
 ) -> Path:
@@ -196,10 +181,9 @@ def write_explanations(
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.float16) for k, v in maps.items()})
     atomic_write(out / MAPS_NPZ, buf.getvalue())
-    atomic_write(out / CASES_CSV, _csv_bytes(cases))
-    atomic_write(out / SUMMARY_CSV, _csv_bytes(summary_table(summary)))
-    text = json.dumps(_nan_to_null(summary), indent=2, allow_nan=False) + "\n"
-    return atomic_write(out / SUMMARY_JSON, text.encode("utf-8"))
+    write_csv(out / CASES_CSV, cases)
+    write_csv(out / SUMMARY_CSV, summary_table(summary))
+    return write_json(out / SUMMARY_JSON, summary)
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,11 +239,8 @@ def read_explanation_summary(
         raise ExplanationArtifactError(
             f"Explanation summary in {directory} is unreadable ({err}): {fix}"
         ) from err
-    if not isinstance(summary, dict) or summary.get("schema_version") != SCHEMA_VERSION:
-        found = summary.get("schema_version") if isinstance(summary, dict) else None
-        raise ExplanationArtifactError(
-            f"{path} has schema version {found}, this code reads {SCHEMA_VERSION}: {fix}"
-        )
+    if problem := schema_version_problem(summary, SCHEMA_VERSION, path):
+        raise ExplanationArtifactError(f"{problem}: {fix}")
     if missing := [k for k in ("checkpoint", "methods", "split", "settings") if k not in summary]:
         raise ExplanationArtifactError(f"{path} lacks keys {missing}: {fix}")
     if expected_fingerprint is not None and summary["checkpoint"] != expected_fingerprint:
@@ -267,12 +248,4 @@ def read_explanation_summary(
             f"Explanation summary {path} is for model {summary['checkpoint']}, not the loaded model "
             f"{expected_fingerprint}: {fix}"
         )
-    return ExplanationSummary(summary, summary_table(_null_to_nan(summary)), cases, directory)
-
-
-def _null_to_nan(obj: object) -> object:
-    if obj is None:
-        return math.nan
-    if isinstance(obj, dict):
-        return {k: _null_to_nan(v) for k, v in obj.items()}
-    return [_null_to_nan(v) for v in obj] if isinstance(obj, list) else obj
+    return ExplanationSummary(summary, summary_table(null_to_nan(summary)), cases, directory)

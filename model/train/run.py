@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import io
 import math
 import sys
 import time
@@ -34,6 +35,7 @@ from transformers import ViTForImageClassification
 from model.data.scan import ScanError, load_scan
 from model.data.split import manifest_sha256, read_manifest
 from model.evaluate.metrics import point_metrics
+from model.io import write_text
 from model.labels import DEFAULT_CLASS_MAP, LABELS, POSITIVE_LABEL
 from model.loading import ModelLoadError, build_classifier, load_for_finetuning, save_classifier
 from model.preprocess import PreprocessConfig, crop_and_resize
@@ -360,12 +362,11 @@ def print_row(row: dict | None) -> None:
 
 def write_log(log: list[dict], path: str | Path) -> Path:
     """Write the per-epoch table as CSV (columns :data:`LOG_COLUMNS`)."""
-    path = Path(path)
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(log)
-    return path
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(log)
+    return write_text(path, buf.getvalue())
 
 
 def run_record(cfg: TrainConfig, result: TrainResult) -> dict:

@@ -28,11 +28,11 @@ from model.evaluate.artifacts import (
     ArtifactError,
     read_calibration,
     read_evaluation,
-    remove_stale_temps,
     write_calibration,
     write_evaluation,
 )
 from model.evaluate.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
+from model.io import remove_stale_temps
 from tests.unit.evaluate.test_artifacts import FINGERPRINT, FIT, make_eval
 
 FIX = "python -m model.evaluate"
