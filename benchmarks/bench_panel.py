@@ -25,11 +25,12 @@ from benchmarks import bench_rerun
 from benchmarks.report import Check, Row
 from benchmarks.settings import Settings
 from benchmarks.timing import Timing, measure
-from dashboard import figures, resources
+from dashboard import resources
 from dashboard.widgets import DEFAULT_METHODS
 from model.data.input_check import InputReferenceError
 from model.evaluate.artifacts import CALIBRATION_FILE
 from model.explain.registry import EXPLAINERS
+from model.figures import maps as figures
 
 SECTION = "panel"
 FIRST_ANSWER_MAX_RATIO = 1.5

@@ -18,10 +18,11 @@ from PIL import Image
 from benchmarks.report import Check, Row
 from benchmarks.settings import Settings
 from benchmarks.timing import Timing, measure
-from dashboard import figures, map_view, resources
+from dashboard import map_view, resources
 from dashboard.widgets import DEFAULT_METHODS
 from model.data.scan import MAX_PIXELS
 from model.explain.registry import EXPLAINERS
+from model.figures import maps as figures
 
 SECTION = "panel"
 RERUN_MAX_S = 0.050

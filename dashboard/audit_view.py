@@ -20,16 +20,18 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import figures, figures_audit, resources, tables_audit, widgets_audit
+from dashboard import resources, tables_audit, widgets_audit
 from dashboard.safe_text import plain
 from model.data.case_files import CaseFileError, read_case
 from model.data.scan import Scan, ScanError
 from model.evaluate.cohorts import filter_cases, map_peak, peak_region
 from model.explain.registry import EXPLAINERS
 from model.explain.single import MapRecord
+from model.figures import audit as figures_audit
+from model.figures import maps as figures
+from model.figures.maps import overlay_map
 from model.loading import Classifier
 from model.preprocess import Geometry, crop_and_resize
-from model.report.case import overlay_map
 
 EXPLAIN_PAGE = "../pages/explain.py"
 GALLERY_COLUMNS = 4

@@ -20,10 +20,13 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import audit_view, figures, figures_compare, figures_eval, resources, settings, tables
+from dashboard import audit_view, resources, settings, tables
 from model.evaluate.artifacts import Evaluation, list_evaluations
 from model.evaluate.metrics import LOWER_IS_BETTER
 from model.explain.registry import EXPLAINERS
+from model.figures import compare as figures_compare
+from model.figures import evaluation as figures_eval
+from model.figures import maps as figures
 from model.labels import LabelMismatchError
 from model.loading import Classifier, ModelLoadError
 

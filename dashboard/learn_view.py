@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard import explain_view, figures, figures_eval, figures_learn, resources, settings, widgets
+from dashboard import explain_view, resources, settings, widgets
 from dashboard.safe_text import plain
 from model.data.scan import Scan
 from model.evaluate.artifacts import ArtifactError
 from model.explain import lesson
 from model.explain.registry import EXPLAINERS
+from model.figures import evaluation
+from model.figures import learn as figures_learn
+from model.figures import maps as figures
 from model.inference import FirstLook
 from model.loading import Classifier
 
@@ -130,7 +133,7 @@ def show_perturbation(ls: Lesson, target: int) -> None:
         EXPLAINERS[method].label: (ranked.fractions, ranked.deletion, ranked.insertion),
         "random order": (rand.fractions, rand.deletion, rand.insertion),
     }
-    _pyplot(figures_eval.build_deletion_insertion_figure(curves))
+    _pyplot(evaluation.build_deletion_insertion_figure(curves))
     reading = lesson.perturbation_reading(
         (ranked.deletion_auc, ranked.insertion_auc), (rand.deletion_auc, rand.insertion_auc)
     )

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import figures_eval, figures_threshold, resources, tables, tables_threshold, widgets_eval
+from dashboard import resources, tables, tables_threshold, widgets_eval
 from model.evaluate.artifacts import Evaluation
+from model.figures import evaluation
+from model.figures import threshold as figures_threshold
 
 FREE_CAPTION = (
     "These do not move with the decision threshold: ROC-AUC and PR-AUC say how well the scores rank tumour "
@@ -73,9 +75,9 @@ def show_chosen_split(eval_dir: Path, ev: Evaluation, threshold: float, calibrat
     roc_kw, pr_kw = tables.curve_kwargs(result, roc, pr, tables.positive_label(ev))
     roc_col, pr_col = st.columns(2)
     with roc_col:
-        widgets_eval.show_figure(figures_eval.build_roc_figure(**roc_kw))
+        widgets_eval.show_figure(evaluation.build_roc_figure(**roc_kw))
     with pr_col:
-        widgets_eval.show_figure(figures_eval.build_pr_figure(**pr_kw))
+        widgets_eval.show_figure(evaluation.build_pr_figure(**pr_kw))
     st.caption(
         f"Curves of {ev.name}: each point is one threshold; the marked point is the slider's "
         f"({threshold:.2f}). The area under each curve does not depend on the threshold."
@@ -98,6 +100,6 @@ def show_calibration(ev: Evaluation) -> None:
     figure_col, text_col = st.columns(2, gap="large")
     with figure_col:
         widgets_eval.show_figure(
-            figures_eval.build_reliability_figure(curves, ece, title=f"Reliability, {ev.name}")
+            evaluation.build_reliability_figure(curves, ece, title=f"Reliability, {ev.name}")
         )
     text_col.markdown(CALIBRATION_TEXT)

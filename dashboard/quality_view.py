@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, resources
+from dashboard import resources
 from dashboard.tables import format_interval
 from model.data.scan import ScanError
 from model.explain.registry import EXPLAINERS
 from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR, RANDOM_REFERENCE, ExplanationSummary
+from model.figures import maps as figures
 from model.loading import Classifier
 from model.preprocess import crop_and_resize
 

@@ -19,7 +19,8 @@ from model.data.scan import Scan
 from model.evaluate.artifacts import ArtifactError
 from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR
-from model.report.case import CaseReport, render_png
+from model.figures.case import render_png
+from model.report.case import CaseReport
 from model.report.pdf import PAPERS, PrintOptions, render_report_pdf
 from model.report.trust import trust_lines
 

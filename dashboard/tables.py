@@ -199,7 +199,7 @@ def saved_threshold(ev: Evaluation) -> float:
 
 
 def reliability_curves(ev: Evaluation) -> tuple[dict[str, tuple], dict[str, float]]:
-    """Inputs of :func:`dashboard.figures_eval.build_reliability_figure`: raw and calibrated positive bins.
+    """Inputs of :func:`model.figures.evaluation.build_reliability_figure`: raw and calibrated positive bins.
 
     Returns:
         (name -> (mean predicted probability, observed share positive, count) over non-empty bins,

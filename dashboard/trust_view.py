@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from dashboard import figures, figures_trust, resources, settings, widgets_trust
+from dashboard import resources, settings, widgets_trust
 from dashboard.safe_text import plain
 from model.explain import integrated_gradients
 from model.explain import trust as tr
@@ -24,6 +24,8 @@ from model.explain.quality import localisation
 from model.explain.registry import EXPLAINERS
 from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR, SUMMARY_JSON, ExplanationArtifactError
+from model.figures import maps as figures
+from model.figures import trust as figures_trust
 from model.loading import Classifier
 from model.preprocess import Geometry
 

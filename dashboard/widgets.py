@@ -17,8 +17,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.figures import COLOUR_MAPS
 from model.explain.registry import EXPLAINERS
+from model.figures.maps import COLOUR_MAPS
 
 SOURCES = {
     "upload": "Upload a scan",
@@ -171,7 +171,7 @@ def show_opacity(key: str = "explain.opacity") -> float:
 
 
 def show_cmap(key: str = "explain.cmap") -> str:
-    """Colour-map name from :data:`dashboard.figures.COLOUR_MAPS`."""
+    """Colour-map name from :data:`model.figures.maps.COLOUR_MAPS`."""
     value = kept(key, COLOUR_MAPS[0], COLOUR_MAPS.__contains__)  # a kept map no longer offered (jet) resets
     return st.selectbox(
         "Colour map",

@@ -18,8 +18,8 @@ from scipy import ndimage
 
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
 from model.explain.single import MapRecord
+from model.figures.maps import OUTLINE_COLOUR
 from model.preprocess import Geometry
-from model.report.case import OUTLINE_COLOUR
 
 DISPLAY_SIDE = 512  # px on the longest side: wider than a map column of the Explain page at 1400 px
 DASH_PX = 4  # outline dash and gap length, display pixels

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures_eval, layout, quality_view, resources, settings, trust_view, widgets_eval
+from dashboard import layout, quality_view, resources, settings, trust_view, widgets_eval
 from dashboard.safe_text import plain
 from model.explain.summary import ExplanationArtifactError
+from model.figures import evaluation
 
 layout.page_header(
     "Explanation quality",
@@ -31,7 +32,7 @@ st.caption(
 )
 
 st.subheader("Faithfulness: deletion and insertion")
-widgets_eval.show_figure(figures_eval.build_deletion_insertion_figure(quality_view.curve_inputs(summary)))
+widgets_eval.show_figure(evaluation.build_deletion_insertion_figure(quality_view.curve_inputs(summary)))
 st.caption(
     "Patches are removed (deletion) or restored into a blurred scan (insertion) in the order the map "
     "ranks them, while the probability of the explained class is tracked (Petsiuk et al., 2018)."
@@ -42,7 +43,7 @@ with sanity_col:
     st.subheader("Sanity check: randomised model")
     names, rho, passed, threshold = quality_view.sanity_inputs(summary)
     if names:
-        widgets_eval.show_figure(figures_eval.build_sanity_figure(names, rho, passed, threshold))
+        widgets_eval.show_figure(evaluation.build_sanity_figure(names, rho, passed, threshold))
     st.caption(
         "Median rank correlation between the trained and the fully randomised model's maps. A method "
         "whose map barely changes shows the image, not the model (Adebayo et al., 2018)."
@@ -52,7 +53,7 @@ with pointing_col:
     labels, hits, lows, highs = quality_view.pointing_inputs(summary)
     if labels:
         widgets_eval.show_figure(
-            figures_eval.build_interval_figure(
+            evaluation.build_interval_figure(
                 labels, hits, lows, highs, xlabel="share of tumour scans whose map peak hits the mask"
             )
         )

@@ -19,15 +19,8 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from model.explain.registry import EXPLAINERS
-from model.report.case import (
-    COLOURBAR_LABEL,
-    DISCLAIMER,
-    CaseReport,
-    draw_overlay,
-    faithfulness_text,
-    overlay_map,
-    prediction_lines,
-)
+from model.figures.maps import COLOURBAR_LABEL, draw_overlay, overlay_map
+from model.report.case import DISCLAIMER, CaseReport, faithfulness_text, prediction_lines
 from model.report.text import model_label, safe_file_name, scrub_paths
 
 PAPERS: dict[str, tuple[float, float]] = {"A4": (8.27, 11.69), "Letter": (8.5, 11.0)}  # inches, portrait

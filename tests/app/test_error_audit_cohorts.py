@@ -6,7 +6,8 @@ import shutil
 
 from PIL import Image
 
-from dashboard import audit_view, figures_audit, resources
+from dashboard import audit_view, resources
+from model.figures import audit as figures_audit
 from tests.app.test_error_audit_page import _by_hand, _listed
 
 PAGE = "../pages/error_audit.py"

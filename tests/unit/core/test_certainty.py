@@ -11,7 +11,7 @@ from PIL import Image
 from model import certainty
 from model.data import provenance
 from model.evaluate import readings
-from model.report.case import draw_overlay
+from model.figures.maps import draw_overlay
 
 LABELS = ("no tumor", "tumor")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard import figures_learn
 from model.data.scan import load_scan
 from model.explain import lesson
+from model.figures import learn
 from model.preprocess import Geometry
 
 SAVE_DPI = 100
@@ -53,13 +53,13 @@ def test_random_map_is_a_fixed_share_map():
 
 @pytest.mark.parametrize("n", [1, 2, 6, 12])
 def test_rollout_strip_has_a_fixed_size_per_panel(n):
-    width, height = figures_learn.strip_size(n)
-    cols = min(n, figures_learn.STRIP_MAX_COLUMNS)
-    assert width / cols == pytest.approx(figures_learn.STRIP_PANEL_IN[0])
-    assert figures_learn.strip_width_px(1) < 300  # one panel is never drawn ~750 px wide
+    width, height = learn.strip_size(n)
+    cols = min(n, learn.STRIP_MAX_COLUMNS)
+    assert width / cols == pytest.approx(learn.STRIP_PANEL_IN[0])
+    assert learn.strip_width_px(1) < 300  # one panel is never drawn ~750 px wide
     image = Image.new("RGB", (40, 36), 80)
     rollouts = np.full((n, 4, 4), 1 / 16, np.float32)
-    fig = figures_learn.build_rollout_strip(image, rollouts, Geometry((36, 40), (0, 0, 36, 40), (32, 32)), n)
+    fig = learn.build_rollout_strip(image, rollouts, Geometry((36, 40), (0, 0, 36, 40), (32, 32)), n)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=SAVE_DPI)
     assert Image.open(buf).size == (round(width * SAVE_DPI), round(height * SAVE_DPI))

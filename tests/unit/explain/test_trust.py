@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dashboard import figures, trust_view
+from dashboard import trust_view
 from model.data.synthetic import phantom_image
 from model.explain import trust as tr
 from model.explain.heatmap import heatmap_from_raw, signed_shares
@@ -18,6 +18,7 @@ from model.explain.reference import random_reference
 from model.explain.registry import EXPLAINERS
 from model.explain.single import MapRecord
 from model.explain.summary import RANDOM_REFERENCE, ExplanationSummary
+from model.figures import maps
 from model.preprocess import preprocess
 
 N_SCANS = 12
@@ -187,7 +188,7 @@ def test_ig_delta_is_flagged_when_large_relative_to_the_score_change():
 
 
 def test_only_perceptually_uniform_colour_maps_are_offered():
-    assert set(figures.COLOUR_MAPS) <= {"inferno", "viridis", "magma", "cividis", "plasma"}
+    assert set(maps.COLOUR_MAPS) <= {"inferno", "viridis", "magma", "cividis", "plasma"}
 
 
 def test_scan_localisation_says_whether_this_map_hits_the_outline(tiny_classifier):

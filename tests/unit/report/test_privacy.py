@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from matplotlib.text import Text
 
-from model.report import case as report_module
+from model.figures import case as report_module
 from model.report.pdf import PrintOptions, render_report_pdf
 
 # The Explain-page fixtures of tests/app/conftest.py, imported so pytest offers them here (hence F401/F811).

@@ -11,8 +11,10 @@ from PIL import Image
 
 from model.data.synthetic import phantom_image
 from model.explain.single import explain_image
+from model.figures.case import build_case_figure, render_png
+from model.figures.maps import overlay_map
 from model.inference import first_look
-from model.report.case import DISCLAIMER, CaseReport, build_case_figure, overlay_map, render_png
+from model.report.case import DISCLAIMER, CaseReport
 from model.report.pdf import render_report_pdf
 
 FINGERPRINT = "fa11ba5e0123"

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.lines import Line2D
 
-from dashboard import figures_threshold, tables, tables_threshold
+from dashboard import tables, tables_threshold
 from model.evaluate.artifacts import read_evaluation
 from model.evaluate.metrics import SCALARS, THRESHOLD_FREE, compute_metrics, confusion_at
+from model.figures import threshold as figures_threshold
 
 EVAL = Path(__file__).resolve().parents[3] / "artifacts" / "eval"
 LABELS = ("no tumor", "tumor")

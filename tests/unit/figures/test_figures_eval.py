@@ -7,7 +7,7 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from dashboard import figures_eval as fe
+from model.figures import evaluation as fe
 
 LABELS = ("no tumor", "tumor")
 

@@ -1,14 +1,17 @@
-"""Explain/Learn figures: heatmap overlays on one shared colour scale, the colour bar, per-layer attention.
+"""Map figures: heatmap overlays on one shared colour scale, the colour bar, per-layer attention.
 
-Every ``build_*`` returns a ``matplotlib.figure.Figure`` made with the OO API (no pyplot, no Streamlit);
-pages show them with ``st.pyplot(fig)`` while holding ``dashboard.resources.LOCK``. Maps are drawn in
-"× uniform" units (share of relevance × number of cells, see ``model.explain.heatmap``) with
-``vmin=0, vmax=DISPLAY_MAX_X_UNIFORM`` for every method, so colours compare across methods and scans.
+The drawing primitives (:func:`draw_overlay`, :func:`overlay_map`) are shared by every page and by the case
+report (:mod:`model.figures.case`, :mod:`model.report.pdf`). Every ``build_*`` returns a
+``matplotlib.figure.Figure`` made with the OO API (no pyplot, no Streamlit); pages show them with
+``st.pyplot(fig)`` while holding ``dashboard.resources.LOCK``. Maps are drawn in "× uniform" units (share of
+relevance × number of cells, see ``model.explain.heatmap``) with ``vmin=0, vmax=DISPLAY_MAX_X_UNIFORM`` for
+every method, so colours compare across methods and scans.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -18,21 +21,60 @@ from PIL import Image
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, relevance_shares
 from model.explain.single import MapRecord
 from model.preprocess import Geometry
-from model.report.case import COLOURBAR_LABEL, draw_overlay, overlay_map
 
 # Perceptually uniform sequential maps only: equal steps in value look like equal steps in colour, and they
 # stay ordered in grey print. Rainbow maps (jet, turbo) put false edges into smooth maps and are not offered.
 COLOUR_MAPS = ("inferno", "viridis", "magma", "cividis", "plasma")
 MAP_SIZE_IN = (3.2, 3.2)
+COLOURBAR_LABEL = "relevance (× uniform: 1 = an average patch)"
+OUTLINE_COLOUR = "#00e5ff"  # cyan: visible on every offered colour map and on grey scans
 
 
-def build_scan_figure(image: Image.Image, title: str = "") -> Figure:
-    """The scan alone, at the same size as a map panel."""
-    fig = Figure(figsize=MAP_SIZE_IN, layout="constrained")
-    ax = fig.add_subplot()
-    draw_overlay(ax, image, None)
-    ax.set_title(title, fontsize=10, parse_math=False)
-    return fig
+def draw_overlay(
+    ax: Axes,
+    image: Image.Image,
+    heat: NDArray[np.floating] | np.ma.MaskedArray | None,
+    cmap: str = "inferno",
+    opacity: float = 0.5,
+    vmax: float = DISPLAY_MAX_X_UNIFORM,
+    outline: NDArray[np.bool_] | None = None,
+) -> None:
+    """Draw a scan with an optional heatmap on it, on the shared colour scale.
+
+    Args:
+        ax: target axes.
+        image: scan (any PIL mode; drawn as RGB).
+        heat: (H, W) map in "× uniform" units on the scan's pixels (``Heatmap.on_original``), or None.
+        cmap: matplotlib colour-map name.
+        opacity: heatmap opacity in [0, 1].
+        vmax: colour-bar top; the same for every method (see ``model.explain.heatmap``).
+        outline: (H, W) bool tumour mask on the scan's pixels; its edge is drawn as a dashed line.
+    """
+    ax.imshow(np.asarray(image.convert("RGB")))
+    if heat is not None:
+        ax.imshow(heat, cmap=cmap, alpha=float(opacity), vmin=0.0, vmax=vmax, interpolation="bilinear")
+    if outline is not None and outline.shape == (image.height, image.width) and outline.any():
+        ax.contour(
+            outline.astype(np.float32),
+            levels=[0.5],
+            colors=OUTLINE_COLOUR,
+            linewidths=1.0,
+            linestyles="dashed",
+        )
+    ax.set_axis_off()
+
+
+def overlay_map(record: MapRecord, geometry: Geometry) -> np.ma.MaskedArray:
+    """A map in "× uniform" units on the scan's pixels, masked (transparent) outside the region the model saw.
+
+    Returns:
+        (H, W) float32 masked array.
+    """
+    heat = record.heatmap().on_original(geometry)
+    top, left, bottom, right = geometry.crop_box
+    outside = np.ones(heat.shape, dtype=bool)
+    outside[top:bottom, left:right] = False
+    return np.ma.masked_array(heat, mask=outside)
 
 
 def build_map_figure(

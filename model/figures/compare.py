@@ -1,9 +1,9 @@
 """Figures of the Compare page: two models' ROC curves on one axes, paired differences as a forest plot.
 
-Same contract as :mod:`dashboard.figures_eval`: plain arrays computed in ``model/`` in, a
+Same contract as :mod:`model.figures.evaluation`: plain arrays computed in ``model/`` in, a
 :class:`matplotlib.figure.Figure` built with the object-oriented API out (no pyplot, no streamlit), no metric
-computed here. Reliability diagrams side by side reuse ``figures_eval.build_reliability_figure`` and the
-disagreement gallery reuses ``figures.build_map_figure`` (one fixed "× uniform" colour scale for both models).
+computed here. Reliability diagrams side by side reuse ``evaluation.build_reliability_figure`` and the
+disagreement gallery reuses ``maps.build_map_figure`` (one fixed "× uniform" colour scale for both models).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from dashboard.figures_eval import PALETTE, build_interval_figure
+from model.figures.evaluation import PALETTE, build_interval_figure
 
 ROC_SIZE_IN = (4.6, 4.4)
 

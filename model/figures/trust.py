@@ -17,8 +17,8 @@ from PIL import Image
 
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
 from model.explain.single import MapRecord
+from model.figures.maps import OUTLINE_COLOUR
 from model.preprocess import Geometry, to_original
-from model.report.case import OUTLINE_COLOUR
 
 DIVERGING_CMAP = "RdBu_r"  # perceptually balanced diverging map: white at 0, red = for, blue = against
 SIGNED_LABEL = "evidence (× uniform): red for the class, blue against, white none"

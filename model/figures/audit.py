@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
-from model.report.case import draw_overlay
+from model.figures.maps import draw_overlay
 
 THUMBNAIL_SIZE_IN = (3.2, 3.0)
 COLOURBAR_SHORT_LABEL = "× uniform (1 = average patch)"

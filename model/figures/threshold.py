@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from dashboard.figures_eval import PALETTE, _as_counts, _draw_matrix, _figure, row_rates
+from model.figures.evaluation import PALETTE, _as_counts, _draw_matrix, _figure, row_rates
 
 HIST_BINS = 50  # 0.02 wide: fine enough to show a pile of scores around 0.5
 THRESHOLD_COLOUR = "#D55E00"

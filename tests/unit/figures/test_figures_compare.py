@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard import figures_compare as fc
+from model.figures import compare as fc
 
 
 def test_roc_overlay_draws_each_model_with_its_auc_and_the_chance_line():

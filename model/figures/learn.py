@@ -1,6 +1,6 @@
 """Learn-page figures: the patch-grid overlay and the rollout strip at a fixed size per panel.
 
-Same conventions as :mod:`dashboard.figures`: OO matplotlib only, no Streamlit. The page shows the strip
+Same conventions as :mod:`model.figures.maps`: OO matplotlib only, no Streamlit. The page shows the strip
 with ``st.pyplot(fig, width=strip_width_px(n))`` under ``dashboard.resources.LOCK``, so a strip of one
 panel stays one panel wide instead of being stretched over the page.
 """
@@ -13,10 +13,9 @@ from matplotlib.patches import Rectangle
 from numpy.typing import NDArray
 from PIL import Image
 
-from dashboard.figures import grid_record
 from model.explain.lesson import PatchLayout
+from model.figures.maps import draw_overlay, grid_record, overlay_map
 from model.preprocess import Geometry
-from model.report.case import draw_overlay, overlay_map
 
 STRIP_PANEL_IN = (1.6, 1.75)  # (w, h) of one "≤ layer N" panel: the strip grows with N, each panel never does
 STRIP_MAX_COLUMNS = 6
