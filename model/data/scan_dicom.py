@@ -16,24 +16,17 @@ import io
 import math
 import struct
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pydicom
 from numpy.typing import NDArray
 from PIL import Image
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import _read_file_meta_info, read_preamble  # pinned pydicom 3.0.2
-from pydicom.filewriter import write_file_meta_info
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-)
 
-from model.data.scan import Scan, ScanError, check_geometry, choose_frame, scale_to_uint8, shrink_array
+from model.data.scan_core import Scan, ScanError, check_geometry, choose_frame, scale_to_uint8, shrink_array
+
+if TYPE_CHECKING:  # pydicom is imported by the functions that decode a DICOM (a PNG never loads it)
+    from pydicom.dataset import Dataset
+    from pydicom.uid import UID
 
 PREAMBLE_LENGTH = 128
 MAGIC = b"DICM"
@@ -49,9 +42,9 @@ INFLATED_HEADER_BYTES = 2**20
 # pydicom "reads" any bytes (with force=True, text becomes a tag such as (6568,6C6C)); only a dataset carrying
 # one of these image-describing tags is taken for a DICOM.
 DICOM_EVIDENCE = ("PixelData", "Rows", "Columns", "SOPClassUID", "PhotometricInterpretation")
-# What damaged DICOM files make pydicom raise while parsing or decoding pixels.
-_DICOM_ERRORS = (
-    InvalidDicomError,
+# What damaged DICOM files make pydicom raise while parsing or decoding pixels, besides its InvalidDicomError
+# (see :func:`_dicom_errors`).
+_PARSE_ERRORS = (
     ValueError,
     EOFError,
     OSError,
@@ -63,8 +56,6 @@ _DICOM_ERRORS = (
     NotImplementedError,
     RuntimeError,
 )
-# What a bad display attribute (window, rescale, LUT) makes pydicom or numpy raise in the display pipeline.
-_DISPLAY_ERRORS = (*_DICOM_ERRORS, ArithmeticError)
 _CORRUPT = "The DICOM file is damaged or incomplete and cannot be decoded; export the series again."
 _UNSUPPORTED = (
     "The DICOM file stores its pixels in a layout that cannot be decoded here; export the series as "
@@ -74,6 +65,13 @@ _BAD_DISPLAY = (
     "The DICOM file's display attributes (rescale, window or lookup tables) are damaged or inconsistent, so "
     "its pixels cannot be shown correctly; export the series again."
 )
+
+
+def _dicom_errors() -> tuple[type[Exception], ...]:
+    """What damaged DICOM files make pydicom raise while parsing or decoding pixels."""
+    from pydicom.errors import InvalidDicomError
+
+    return (InvalidDicomError, *_PARSE_ERRORS)
 
 
 def has_dicom_preamble(data: bytes) -> bool:
@@ -98,6 +96,8 @@ def decode_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int, f
         ScanError: Damaged file, no pixel data, unsupported compression or photometric interpretation, bad
             size or frame out of range.
     """
+    import pydicom
+
     data = inflate_deflated(data, max_pixels, force)
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=force)
@@ -107,7 +107,7 @@ def decode_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int, f
         rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
         n_frames = int(ds.get("NumberOfFrames", 1) or 1)
         photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-    except _DICOM_ERRORS as err:
+    except _dicom_errors() as err:
         raise ScanError(_CORRUPT) from err
     if not looks_dicom:  # the marker is there but what follows parses as no known image tag
         raise ScanError(_CORRUPT)
@@ -130,7 +130,7 @@ def decode_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int, f
         rgb8 = _to_rgb8(raw, ds, photometric, notes)
     except ScanError:
         raise
-    except _DISPLAY_ERRORS as err:  # e.g. a LUT shorter than its descriptor, a non-numeric window
+    except (*_dicom_errors(), ArithmeticError) as err:  # e.g. a LUT shorter than its descriptor, a bad window
         raise ScanError(_BAD_DISPLAY) from err
     if n_frames > 1:
         notes.append(f"frame {index + 1} of {n_frames}")
@@ -141,11 +141,13 @@ def decode_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int, f
 
 def try_decode_headerless_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int) -> Scan | None:
     """Decode a DICOM without the 128-byte preamble, or return None when ``data`` is not DICOM at all."""
+    import pydicom
+
     data = inflate_deflated(data, max_pixels, force=True)
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
         looks_dicom = any(k in ds for k in DICOM_EVIDENCE)
-    except _DICOM_ERRORS:
+    except _dicom_errors():
         return None  # not parseable as DICOM either; the caller reports "not a readable image"
     if not looks_dicom:
         return None
@@ -167,11 +169,15 @@ def inflate_deflated(data: bytes, max_pixels: int, force: bool = False) -> bytes
     Raises:
         ScanError: The deflated data is damaged or inflates beyond the bound.
     """
+    from pydicom.filereader import _read_file_meta_info, read_preamble  # pinned pydicom 3.0.2
+    from pydicom.filewriter import write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+
     fp = io.BytesIO(data)
     try:
         read_preamble(fp, force)
         meta = _read_file_meta_info(fp)
-    except _DICOM_ERRORS:
+    except _dicom_errors():
         return data  # not readable as Part 10 meta: pydicom reports it (and does not inflate)
     if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
         return data
@@ -221,6 +227,8 @@ def _check_layout(ds: Dataset, photometric: str) -> None:
 
 def _decode_pixels(ds: Dataset, index: int) -> NDArray:
     """One frame as stored: (R, C) or (R, C, 3); compressed syntaxes go through pydicom's decoder plugins."""
+    from pydicom.pixels import get_decoder, pixel_array
+
     syntax = _transfer_syntax(ds)
     compressed = syntax.is_compressed
     if compressed:
@@ -234,12 +242,14 @@ def _decode_pixels(ds: Dataset, index: int) -> NDArray:
         return pixel_array(ds, index=index)
     except NotImplementedError as err:  # a layout pydicom does not decode (the checks above let it pass)
         raise ScanError(_unsupported_compression(syntax) if compressed else _UNSUPPORTED) from err
-    except _DICOM_ERRORS as err:
+    except _dicom_errors() as err:
         raise ScanError(_unsupported_compression(syntax) if compressed else _CORRUPT) from err
 
 
-def _transfer_syntax(ds: Dataset) -> pydicom.uid.UID:
+def _transfer_syntax(ds: Dataset) -> UID:
     """The file's transfer syntax; a bare dataset (no file meta) gets the encoding pydicom detected."""
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
     if "TransferSyntaxUID" not in ds.file_meta:
         implicit, little = ds.original_encoding
         ds.file_meta.TransferSyntaxUID = (
@@ -248,7 +258,7 @@ def _transfer_syntax(ds: Dataset) -> pydicom.uid.UID:
     return ds.file_meta.TransferSyntaxUID
 
 
-def _unsupported_compression(syntax: pydicom.uid.UID) -> str:
+def _unsupported_compression(syntax: UID) -> str:
     return (
         f"The DICOM file is compressed with {syntax.name}, a compression which cannot be decoded here (no "
         "working decoder for it, or the compressed data is damaged); export the series as uncompressed DICOM "
@@ -266,6 +276,8 @@ def _to_rgb8(raw: NDArray, ds: Dataset, photometric: str, notes: list[str]) -> N
             notes.append("MONOCHROME1 inverted")
         return np.repeat(grey[..., None], 3, axis=-1)
     if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
         raw = apply_color_lut(raw, ds)
     if raw.ndim != 3 or raw.shape[-1] != 3:
         raise ScanError(_CORRUPT)
@@ -274,6 +286,8 @@ def _to_rgb8(raw: NDArray, ds: Dataset, photometric: str, notes: list[str]) -> N
 
 def _monochrome_to_uint8(raw: NDArray, ds: Dataset, notes: list[str]) -> NDArray[np.uint8]:
     """Modality LUT (rescale), then the first window (or VOI LUT), then 0..255."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
     if raw.ndim != 2:
         raise ScanError(_CORRUPT)
     slope, intercept = _number(ds, "RescaleSlope"), _number(ds, "RescaleIntercept")
@@ -332,11 +346,13 @@ def _number(ds: Dataset, keyword: str) -> float | None:
 
     Window Center/Width may be multi-valued (alternative views): the first is the default view.
     """
+    from pydicom.multival import MultiValue
+
     try:
         value = ds.get(keyword)
-    except _DICOM_ERRORS:
+    except _dicom_errors():
         return math.nan
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+    if isinstance(value, (list, tuple, MultiValue)):
         value = value[0] if len(value) else None
     if value is None or value == "":
         return None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin
 
-from model.data.scan import (
+from model.data.scan_core import (
     Scan,
     ScanError,
     check_geometry,
