@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 from transformers import ViTForImageClassification
 
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, method_heatmap
+from model.explain.heatmap import Heatmap
 from model.explain.state import gradients_enabled, patch_grid_of, prepare_input, resolve_params
 
 NAME = "gradcam"
@@ -99,12 +100,18 @@ def explain(
     weights = patches_g.mean(dim=0)  # alpha_d, (D,)
     cam = (patches_a * weights).sum(dim=-1).to(torch.float64)  # (P,)
     raw = cam.reshape(patch_grid_of(model, x)).numpy()
-    return heatmap_from_raw(
-        raw,
-        grid="patch",
-        method=NAME,
-        target=target,
-        input_size=tuple(x.shape[-2:]),
-        params=used,
-        extras={"class_specific": True, "target_logit": float(logits[0, target])},
-    )
+    extras = {"class_specific": True, "target_logit": float(logits[0, target])}
+    return method_heatmap(raw, NAME, target, used, x.shape[-2:], grid="patch", extras=extras)
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "Grad-CAM (last block)",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "Features entering the last block, weighted by their average gradient for the class. Coarse "
+    "(one value per patch) and cheap.",
+    "fast",
+    reference="Selvaraju et al. 2017, Grad-CAM",
+)

@@ -20,7 +20,9 @@ import torch
 from numpy.typing import NDArray
 from transformers import ViTForImageClassification
 
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, method_heatmap
+from model.explain.heatmap import Heatmap
+from model.explain.rollout import cls_to_grid
 from model.explain.state import gradients_enabled, patch_grid_of, prepare_input, resolve_params
 
 NAME = "gradient_rollout"
@@ -84,11 +86,7 @@ def gradient_rollout(
         g = grad.detach().to(torch.float64)[0]
         weighted = (g * a).clamp(min=0).mean(dim=0)  # (T, T)
         relevance = relevance + weighted @ relevance
-    patches = relevance[0, 1:].numpy()
-    if grid is None:
-        side = int(round(patches.size**0.5))
-        grid = (side, side)
-    return patches.reshape(grid)
+    return cls_to_grid(relevance[0], grid)
 
 
 def relevance_map(
@@ -106,16 +104,14 @@ def relevance_map(
         attentions, gradients: as for :func:`gradient_rollout`. logits: (1, classes) of the same pass.
         target: class the gradients are of. grid: (rows, cols) patch grid. input_size: (S0, S1) of the input.
         start_layer: first layer used.
+
+    Returns:
+        Patch-grid :class:`Heatmap`; ``extras["target_logit"]`` is the explained logit.
     """
     raw = gradient_rollout(attentions, gradients, grid, start_layer)
-    return heatmap_from_raw(
-        raw,
-        grid="patch",
-        method=NAME,
-        target=target,
-        input_size=input_size,
-        params={"start_layer": start_layer},
-        extras={"class_specific": True, "target_logit": float(logits[0, target])},
+    extras = {"class_specific": True, "target_logit": float(logits[0, target])}
+    return method_heatmap(
+        raw, NAME, target, {"start_layer": start_layer}, input_size, grid="patch", extras=extras
     )
 
 
@@ -138,3 +134,16 @@ def explain(
     attentions, grads, logits = attention_gradients(model, x, target)
     grid, size = patch_grid_of(model, x), tuple(x.shape[-2:])
     return relevance_map(attentions, grads, logits, target, grid, size, int(used["start_layer"]))
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "Gradient-weighted rollout",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "Attention weighted by how much it raises the chosen class's score, rolled out over layers. "
+    "Class-specific: 'why tumour' and 'why no tumour' differ.",
+    "fast",
+    reference="Chefer, Gur & Wolf 2021, Generic Attention-model Explainability (ICCV)",
+)

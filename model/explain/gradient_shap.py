@@ -17,7 +17,8 @@ from transformers import ViTForImageClassification
 
 from model.explain.baselines import make_baseline
 from model.explain.captum_common import input_gradients, seeded_generator, target_logits
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, at_least_one, method_heatmap
+from model.explain.heatmap import Heatmap
 from model.explain.state import patch_size_of, prepare_input, resolve_params
 
 NAME = "gradient_shap"
@@ -60,9 +61,7 @@ def explain(
     kinds = BASELINE_SETS.get(str(used["baselines"]))
     if kinds is None:
         raise ValueError(f"baselines must be one of {sorted(BASELINE_SETS)}, got {used['baselines']!r}.")
-    n = int(used["n_samples"])
-    if n < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n}.")
+    n = at_least_one(used, "n_samples")
     x = prepare_input(model, pixel_values, target)
     bases = torch.cat([make_baseline(x, k, patch_size_of(model)) for k in kinds])  # (K, 3, S, S)
     gen = seeded_generator(int(used["seed"]))
@@ -79,13 +78,17 @@ def explain(
     expected_change = float(base_logits[0] - base_logits[1:][pick].mean())
     raw = attr.sum(dim=0).to(torch.float64).numpy()
     extras = {"expected_delta": float(raw.sum()) - expected_change}
-    return heatmap_from_raw(
-        raw,
-        grid="input",
-        method=NAME,
-        target=target,
-        input_size=tuple(x.shape[-2:]),
-        params=used,
-        extras=extras,
-        sign=str(used["sign"]),
-    )
+    return method_heatmap(raw, NAME, target, used, x.shape[-2:], grid="input", extras=extras)
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "GradientSHAP",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "Averages gradient x (scan - baseline) over random baselines, noise and path points: "
+    "an approximation of SHAP values.",
+    "slow",
+    reference="Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+)

@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 from transformers import ViTForImageClassification
 
 from model.explain.baselines import make_baseline
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, method_heatmap
+from model.explain.heatmap import Heatmap
 from model.explain.pause import GATE
 from model.explain.state import gradients_enabled, patch_size_of, prepare_input, resolve_params
 
@@ -181,13 +182,23 @@ def explain(
     x = prepare_input(model, pixel_values, target)
     base = make_baseline(x, str(used["baseline"]), patch_size_of(model))
     raw, extras = integrate(model, x, base, target, used)
-    return heatmap_from_raw(
-        raw,
-        grid="input",
-        method=NAME,
-        target=target,
-        input_size=tuple(x.shape[-2:]),
-        params=used,
-        extras=extras,
-        sign=str(used["sign"]),
-    )
+    return method_heatmap(raw, NAME, target, used, x.shape[-2:], grid="input", extras=extras)
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "Integrated Gradients",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "Sums gradients along a path from a black image to the scan; the pixel attributions add up to "
+    "the score change (the convergence delta says how well; path points are added until it is "
+    "within 5 %, or the page says it is not).",
+    "slow",
+    reference="Sundararajan, Taly & Yan 2017, Axiomatic Attribution for Deep Networks",
+    extras_help={
+        "convergence_delta": "sum of attributions minus (f(scan) - f(baseline))",
+        "steps": "path points used to meet (or try to meet) delta_target",
+        "target_met": "whether |convergence delta| <= delta_target x |f(scan) - f(baseline)|",
+    },
+)

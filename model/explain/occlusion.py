@@ -23,7 +23,8 @@ from transformers import ViTForImageClassification
 
 from model.explain.baselines import make_baseline
 from model.explain.captum_common import logits_forward
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, method_heatmap
+from model.explain.heatmap import Heatmap
 from model.explain.state import patch_size_of, prepare_input, resolve_params
 
 NAME = "occlusion"
@@ -129,12 +130,19 @@ def explain(
     else:
         raw, grid = per_pixel.numpy(), "input"
     windows = len(window_starts(s0, window, stride)) * len(window_starts(s1, window, stride))
-    return heatmap_from_raw(
-        raw,
-        grid=grid,
-        method=NAME,
-        target=target,
-        input_size=(int(s0), int(s1)),
-        params=used,
-        extras={"windows": windows, "skipped": skipped},
+    return method_heatmap(
+        raw, NAME, target, used, (s0, s1), grid=grid, extras={"windows": windows, "skipped": skipped}
     )
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "Occlusion",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "Hides one patch at a time and measures how much the class score drops. Direct and easy to "
+    "read, but one forward pass per patch.",
+    "slow",
+    reference="Zeiler & Fergus 2014, Visualizing and Understanding Convolutional Networks",
+)

@@ -12,14 +12,15 @@ attention of every head (:func:`cls_attention`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from transformers import ViTForImageClassification
 
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, method_heatmap
+from model.explain.heatmap import Heatmap
 from model.explain.state import patch_grid_of, prepare_input, resolve_params
 
 NAME = "attention_rollout"
@@ -104,7 +105,19 @@ def rollout_matrices(
     return result
 
 
-def _cls_to_grid(row: torch.Tensor, grid: tuple[int, int] | None) -> NDArray[np.float64]:
+def cls_to_grid(row: torch.Tensor, grid: tuple[int, int] | None) -> NDArray[np.float64]:
+    """The patch columns of a CLS row on the patch grid (grad-cam's ``reshape_transform``).
+
+    Args:
+        row: (T,) CLS row of a (T, T) matrix, T = 1 + rows x cols; column 0 (CLS itself) is dropped.
+        grid: (rows, cols) of the patch grid; square when None.
+
+    Returns:
+        (rows, cols) array of ``row``'s dtype (a view of its patch columns).
+
+    Raises:
+        ValueError: the patch tokens do not fill the grid.
+    """
     patches = row[1:].numpy()
     if grid is None:
         side = int(round(patches.size**0.5))
@@ -131,7 +144,7 @@ def attention_rollout(
     Returns:
         (rows, cols) float64: how much each patch flows into the CLS token (nonnegative, sums to <= 1).
     """
-    return _cls_to_grid(rollout_matrices(attentions, head_fusion, discard_ratio)[-1][0], grid)
+    return cls_to_grid(rollout_matrices(attentions, head_fusion, discard_ratio)[-1][0], grid)
 
 
 def rollout_layers(
@@ -141,7 +154,7 @@ def rollout_layers(
     discard_ratio: float = 0.0,
 ) -> list[NDArray[np.float64]]:
     """Cumulative rollout up to each layer (how attention builds up), one grid per layer."""
-    return [_cls_to_grid(m[0], grid) for m in rollout_matrices(attentions, head_fusion, discard_ratio)]
+    return [cls_to_grid(m[0], grid) for m in rollout_matrices(attentions, head_fusion, discard_ratio)]
 
 
 def cls_attention(
@@ -152,8 +165,32 @@ def cls_attention(
     Returns:
         (L, heads, rows, cols) float32: row 0 of each head's attention matrix without the CLS column.
     """
-    maps = [[_cls_to_grid(head[0], grid) for head in _layer_matrix(layer)] for layer in attentions]
+    maps = [[cls_to_grid(head[0], grid) for head in _layer_matrix(layer)] for layer in attentions]
     return np.asarray(maps, dtype=np.float32)
+
+
+def rollout_map(
+    attentions: Sequence[torch.Tensor],
+    grid: tuple[int, int],
+    input_size: tuple[int, int],
+    target: int,
+    params: Mapping[str, object] = DEFAULTS,
+) -> Heatmap:
+    """The patch-grid :class:`Heatmap` of :func:`attention_rollout`, as :func:`explain` returns it.
+
+    Args:
+        attentions: ``outputs.attentions`` of one pass (see :func:`attention_rollout`).
+        grid: (rows, cols) patch grid. input_size: (S0, S1) of the input.
+        target: class recorded (rollout is class-agnostic).
+        params: resolved ``head_fusion`` and ``discard_ratio``.
+
+    Returns:
+        Patch-grid :class:`Heatmap`, ``extras["class_specific"]`` False.
+    """
+    raw = attention_rollout(attentions, grid, str(params["head_fusion"]), float(params["discard_ratio"]))
+    return method_heatmap(
+        raw, NAME, target, params, input_size, grid="patch", extras={"class_specific": False}
+    )
 
 
 def explain(
@@ -174,15 +211,18 @@ def explain(
     x = prepare_input(model, pixel_values, target)
     with torch.no_grad():
         out = model(pixel_values=x, output_attentions=True)
-    raw = attention_rollout(
-        out.attentions, patch_grid_of(model, x), str(used["head_fusion"]), float(used["discard_ratio"])
-    )
-    return heatmap_from_raw(
-        raw,
-        grid="patch",
-        method=NAME,
-        target=target,
-        input_size=tuple(x.shape[-2:]),
-        params=used,
-        extras={"class_specific": False},
-    )
+    return rollout_map(out.attentions, patch_grid_of(model, x), tuple(x.shape[-2:]), target, used)
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "Attention rollout",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "Follows how much each patch can flow into the CLS token through all attention layers. Shows "
+    "where the model looks, not why: the map is the same for every class.",
+    "fast",
+    class_specific=False,
+    reference="Abnar & Zuidema 2020, Quantifying Attention Flow in Transformers",
+)

@@ -15,7 +15,8 @@ import torch
 from transformers import ViTForImageClassification
 
 from model.explain.captum_common import input_gradients, seeded_generator
-from model.explain.heatmap import Heatmap, heatmap_from_raw
+from model.explain.explainer import Explainer, at_least_one, method_heatmap
+from model.explain.heatmap import Heatmap
 from model.explain.state import prepare_input, resolve_params
 
 NAME = "smoothgrad"
@@ -43,21 +44,24 @@ def explain(
         Input-grid :class:`Heatmap` (gradient magnitudes are nonnegative, so no sign choice).
     """
     used = resolve_params(NAME, DEFAULTS, params)
-    n = int(used["n_samples"])
-    if n < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n}.")
+    n = at_least_one(used, "n_samples")
     x = prepare_input(model, pixel_values, target)
     sigma = float(used["noise_level"]) * float(x.max() - x.min())
     gen = seeded_generator(int(used["seed"]))
     noisy = x + sigma * torch.randn((n, *x.shape[1:]), generator=gen, dtype=x.dtype)  # (n, 3, S, S)
     grads = input_gradients(model, noisy, target, int(used["internal_batch_size"]), absolute=True)
     raw = grads.mean(dim=0).sum(dim=0).to(torch.float64).numpy()  # (S, S)
-    return heatmap_from_raw(
-        raw,
-        grid="input",
-        method=NAME,
-        target=target,
-        input_size=tuple(x.shape[-2:]),
-        params=used,
-        extras={"noise_sigma": sigma},
-    )
+    return method_heatmap(raw, NAME, target, used, x.shape[-2:], grid="input", extras={"noise_sigma": sigma})
+
+
+EXPLAINER = Explainer(
+    NAME,
+    "Saliency (SmoothGrad)",
+    explain,
+    DEFAULTS,
+    PARAM_HELP,
+    "How sensitive the class score is to each pixel, averaged over noisy copies. Sensitivity is "
+    "not evidence: it often traces edges whatever the model learned.",
+    "slow",
+    reference="Smilkov et al. 2017, SmoothGrad",
+)
