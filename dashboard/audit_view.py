@@ -25,8 +25,8 @@ from dashboard.safe_text import plain
 from model.data.case_files import CaseFileError, read_case
 from model.data.scan import Scan, ScanError
 from model.evaluate.cohorts import filter_cases, map_peak, peak_region
+from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS
-from model.explain.single import MapRecord
 from model.figures import audit as figures_audit
 from model.figures import maps as figures
 from model.figures.maps import overlay_map
@@ -68,7 +68,7 @@ def class_thumbnail(
 
 def _case_map(
     classifier: Classifier, data_dir: Path, case: str, target: int, method: str
-) -> tuple[Scan, MapRecord, Geometry] | str:
+) -> tuple[Scan, Heatmap, Geometry] | str:
     """A saved case's scan, its cached map and geometry, or the sentence saying why it cannot be read."""
     try:
         data = read_case(data_dir, case)

@@ -21,8 +21,8 @@ from model.data.case_files import CaseFileError, read_case
 from model.data.input_check import InputReferenceError
 from model.data.scan import Scan, ScanError
 from model.data.synthetic import phantom_image
+from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS
-from model.explain.single import MapRecord
 from model.inference import FirstLook
 from model.loading import Classifier
 
@@ -136,7 +136,7 @@ def map_record(
     method: str,
     target: int,
     params: tuple = (),
-) -> MapRecord:
+) -> Heatmap:
     """A method's map for the target class; rollout reuses the first forward pass (it is class-agnostic)."""
     if method == look.rollout.method:
         return dataclasses.replace(look.rollout, target=target)
@@ -153,7 +153,7 @@ def _fill(
     method: str,
     target: int,
     view: dict,
-) -> tuple[MapRecord, dict | None]:
+) -> tuple[Heatmap, dict | None]:
     params = trust_view.method_params(method)
     record = map_record(classifier, scan.sha256, view["data"], look, method, target, params)
     score = None
@@ -181,7 +181,7 @@ def render_maps(
     methods: list[str],
     view: dict,
     then: Callable[[], None] | None = None,
-) -> tuple[dict[str, MapRecord], dict[str, dict]]:
+) -> tuple[dict[str, Heatmap], dict[str, dict]]:
     """Maps side by side on one colour scale: fast ones at once, slow ones streamed in under a status box.
 
     Args:

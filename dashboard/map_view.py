@@ -14,12 +14,12 @@ from numpy.typing import NDArray
 from dashboard import resources, trust_view
 from model import overlay
 from model.data.scan import Scan
-from model.explain.single import MapRecord
+from model.explain.heatmap import Heatmap
 from model.preprocess import Geometry
 
 
 def map_picture(
-    scan: Scan, data: bytes, record: MapRecord, geometry: Geometry, view: dict
+    scan: Scan, data: bytes, record: Heatmap, geometry: Geometry, view: dict
 ) -> NDArray[np.uint8]:
     """(h, w, 3) uint8: the map over the display-size scan, with the tumour outline when there is one."""
     scan_rgb = resources.display_scan_cached(scan.sha256, data)
@@ -31,7 +31,7 @@ def map_picture(
     return overlay.composite(scan_rgb, heat, view["cmap"], view["opacity"], edge)
 
 
-def show_map(scan: Scan, data: bytes, record: MapRecord, geometry: Geometry, title: str, view: dict) -> None:
+def show_map(scan: Scan, data: bytes, record: Heatmap, geometry: Geometry, title: str, view: dict) -> None:
     """Draw one map titled ``title`` (a method label) in the current container."""
     if view.get("signed"):
         fig = trust_view.build_map(scan.image, record, geometry, title, view)

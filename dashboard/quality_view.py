@@ -19,8 +19,8 @@ import streamlit as st
 from dashboard import resources
 from dashboard.tables import format_interval
 from model.data.scan import ScanError
+from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS
-from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR, RANDOM_REFERENCE, ExplanationSummary
 from model.figures import maps as figures
 from model.loading import Classifier
@@ -137,7 +137,7 @@ def render_pair(
     if saved is None:
         left.caption(f"No saved map of {_label(summary, method)} for this scan.")
     else:
-        real = MapRecord(np.asarray(saved, np.float32), "patch", method, target, tuple(geometry.input_size))
+        real = Heatmap(np.asarray(saved, np.float32), "patch", method, target, tuple(geometry.input_size))
         with resources.LOCK:
             left.pyplot(
                 figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"),

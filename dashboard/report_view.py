@@ -17,7 +17,7 @@ from dashboard.widgets import PERSIST
 from model.data.provenance import SplitMatch
 from model.data.scan import Scan
 from model.evaluate.artifacts import ArtifactError
-from model.explain.single import MapRecord
+from model.explain.heatmap import Heatmap
 from model.explain.summary import EVAL_SUBDIR
 from model.figures.case import render_png
 from model.report.case import CaseReport
@@ -25,7 +25,7 @@ from model.report.pdf import PAPERS, PrintOptions, render_report_pdf
 from model.report.trust import trust_lines
 
 # (class index explained, label -> map, label -> deletion/insertion scores, the page's view settings)
-Shown = tuple[int, Mapping[str, MapRecord], Mapping[str, dict], Mapping]
+Shown = tuple[int, Mapping[str, Heatmap], Mapping[str, dict], Mapping]
 
 PAPER_KEY = "explain.paper"
 

@@ -42,6 +42,7 @@ from model.data.scan import Scan, load_scan
 from model.evaluate import artifacts, cohorts, compare, comparison, metrics
 from model.explain import gradient_rollout, lesson, reference, sanity, summary, trust
 from model.explain import single as explain_scan
+from model.explain.heatmap import Heatmap
 from model.explain.pause import GATE, install_checkpoints
 from model.explain.quality import FaithfulnessCurves
 from model.explain.registry import EXPLAINERS
@@ -210,7 +211,7 @@ def quick_look_cached(
 @st.cache_data(show_spinner=False, max_entries=256)
 def explain_cached(
     source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, method: str, target: int, params: tuple
-) -> explain_scan.MapRecord:
+) -> Heatmap:
     """One explanation map (shares summing to 1; model.explain.heatmap); ``params``: (name, value) pairs."""
     classifier = load_classifier_cached(source)
     with lane(method):
@@ -356,7 +357,7 @@ def randomised_classifier_cached(source: str, fingerprint: str, seed: int = 0) -
 @st.cache_data(show_spinner=False, max_entries=64)
 def randomised_map_cached(
     source: str, fingerprint: str, sha256: str, _scan_bytes: bytes, method: str, target: int, seed: int = 0
-) -> explain_scan.MapRecord:
+) -> Heatmap:
     """One map of the fully randomised model (default parameters), for the sanity-check comparison."""
     random_classifier = randomised_classifier_cached(source, fingerprint, seed)
     with SLOW_LANE:

@@ -19,10 +19,9 @@ from dashboard import resources, settings, widgets_trust
 from dashboard.safe_text import plain
 from model.explain import integrated_gradients
 from model.explain import trust as tr
-from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
+from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, Heatmap
 from model.explain.quality import localisation
 from model.explain.registry import EXPLAINERS
-from model.explain.single import MapRecord
 from model.explain.summary import EVAL_SUBDIR, SUMMARY_JSON, ExplanationArtifactError
 from model.figures import maps as figures
 from model.figures import trust as figures_trust
@@ -223,7 +222,7 @@ def settings_changed(t: tr.MethodTrust) -> str:
     )
 
 
-def delta_text(record: MapRecord) -> tuple[str, bool] | None:
+def delta_text(record: Heatmap) -> tuple[str, bool] | None:
     """(sentence, target missed) on the Integrated-Gradients convergence delta; None for other methods."""
     delta = record.extras.get("convergence_delta")
     if delta is None:
@@ -248,7 +247,7 @@ def delta_text(record: MapRecord) -> tuple[str, bool] | None:
     return f"{text}, within the {target:.0%} target", False
 
 
-def show_delta(record: MapRecord) -> None:
+def show_delta(record: Heatmap) -> None:
     """The IG convergence delta under its map; a warning and "More steps" when the target is missed."""
     found = delta_text(record)
     if found is None:
@@ -261,7 +260,7 @@ def show_delta(record: MapRecord) -> None:
         st.caption(f"Integrated Gradients: {text}.")
 
 
-def build_map(scan_image: object, record: MapRecord, geometry: object, title: str, view: dict) -> object:
+def build_map(scan_image: object, record: Heatmap, geometry: object, title: str, view: dict) -> object:
     """The map's figure: the signed view (diverging, centred at 0) when asked, else the positive view."""
     if view.get("signed"):
         return figures_trust.build_signed_map_figure(
@@ -272,12 +271,12 @@ def build_map(scan_image: object, record: MapRecord, geometry: object, title: st
     )
 
 
-def scan_localisation(record: MapRecord, geometry: Geometry, outline: NDArray[np.bool_] | None) -> str | None:
+def scan_localisation(record: Heatmap, geometry: Geometry, outline: NDArray[np.bool_] | None) -> str | None:
     """On a scan with a tumour outline: whether this map's peak hits it and its relevance inside vs area."""
     if outline is None or not outline.any() or record.values.sum() == 0:
         return None
     try:
-        loc = localisation(record.heatmap(), geometry, outline)
+        loc = localisation(record, geometry, outline)
     except ValueError:  # a mask drawn for another size of this scan: say nothing rather than guess
         return None
     hit = "peak inside the outline" if loc.hit else "peak outside the outline"
@@ -285,7 +284,7 @@ def scan_localisation(record: MapRecord, geometry: Geometry, outline: NDArray[np
     return f"on this scan: {hit}, {share}"
 
 
-def map_notes(method: str, record: MapRecord, view: dict, geometry: Geometry | None = None) -> list[str]:
+def map_notes(method: str, record: Heatmap, view: dict, geometry: Geometry | None = None) -> list[str]:
     """Caption parts under a map: trust on this model, localisation on this scan, a sign-less signed view."""
     notes = [line] if (line := trust_line(method, view.get("trust"))) else []
     if geometry is not None and (here := scan_localisation(record, geometry, view.get("outline"))):

@@ -24,8 +24,7 @@ from PIL import Image
 from model.evaluate.artifacts import ArtifactError, read_calibration
 from model.evaluate.calibration import softmax_with_temperature
 from model.explain import gradient_rollout, rollout
-from model.explain.heatmap import heatmap_from_raw
-from model.explain.single import MapRecord
+from model.explain.heatmap import Heatmap
 from model.explain.state import gradients_enabled
 from model.labels import POSITIVE_LABEL
 from model.loading import Classifier
@@ -213,7 +212,7 @@ class FirstLook:
 
     prediction: Prediction
     geometry: Geometry
-    rollout: MapRecord
+    rollout: Heatmap
 
 
 def warm_up(classifier: Classifier) -> None:
@@ -254,18 +253,12 @@ class LivePass:
         """The first answer: prediction (one view; see :func:`complete_tta`) and attention rollout."""
         prediction = _prediction(self.classifier, self._logits.detach().double().numpy(), temperature)
         attentions = tuple(a.detach() for a in self._attentions)
-        heat = heatmap_from_raw(
-            rollout.attention_rollout(attentions, self.classifier.patch_grid),
-            grid="patch",
-            method=rollout.NAME,
-            target=prediction.predicted,
-            input_size=self.input_size,
-            params=rollout.DEFAULTS,
-            extras={"class_specific": False},
+        heat = rollout.rollout_map(
+            attentions, self.classifier.patch_grid, self.input_size, prediction.predicted
         )
-        return FirstLook(prediction, self.geometry, MapRecord.of(heat))
+        return FirstLook(prediction, self.geometry, heat)
 
-    def gradient_rollout(self, target: int) -> MapRecord:
+    def gradient_rollout(self, target: int) -> Heatmap:
         """The class-specific gradient rollout for ``target`` (equal to the registry method's default map).
 
         Raises:
@@ -282,7 +275,7 @@ class LivePass:
         heat = gradient_rollout.relevance_map(
             attentions, grads, self._logits.detach(), int(target), self.classifier.patch_grid, self.input_size
         )
-        return MapRecord.of(heat)
+        return heat
 
 
 def quick_look(classifier: Classifier, image: Image.Image, temperature: float = 1.0) -> FirstLook:

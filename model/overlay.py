@@ -16,8 +16,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from scipy import ndimage
 
-from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
-from model.explain.single import MapRecord
+from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, Heatmap
 from model.figures.maps import OUTLINE_COLOUR
 from model.preprocess import Geometry
 
@@ -47,10 +46,10 @@ def _scaled_box(geometry: Geometry, size: tuple[int, int]) -> tuple[int, int, in
     return t, lft, max(t + 1, round(bottom * sy)), max(lft + 1, round(right * sx))
 
 
-def display_heat(record: MapRecord, geometry: Geometry, size: tuple[int, int]) -> NDArray[np.float32]:
+def display_heat(record: Heatmap, geometry: Geometry, size: tuple[int, int]) -> NDArray[np.float32]:
     """The map in "x uniform" units over the crop box at display ``size``; NaN where the model saw nothing."""
     top, left, bottom, right = _scaled_box(geometry, size)
-    src = Image.fromarray(record.heatmap().relative(), mode="F")
+    src = Image.fromarray(record.relative(), mode="F")
     out = np.full(size, np.nan, dtype=np.float32)
     inner = src.resize((right - left, bottom - top), Image.Resampling.BILINEAR)
     out[top:bottom, left:right] = np.asarray(inner)

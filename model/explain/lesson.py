@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from model.data.synthetic import phantom_image
-from model.explain.single import MapRecord
+from model.explain.heatmap import Heatmap
 from model.loading import Classifier
 from model.preprocess import Geometry, crop_and_resize
 
@@ -144,7 +144,7 @@ def patch_layout(classifier: Classifier, image: object) -> tuple[PatchLayout, ND
     return layout, pixels, geom
 
 
-def random_map(rows: int, cols: int, target: int, input_size: int, seed: int = RANDOM_SEED) -> MapRecord:
+def random_map(rows: int, cols: int, target: int, input_size: int, seed: int = RANDOM_SEED) -> Heatmap:
     """A map that ranks patches in a fixed random order: the reference of the perturbation step.
 
     Args:
@@ -154,10 +154,10 @@ def random_map(rows: int, cols: int, target: int, input_size: int, seed: int = R
         seed: random seed (fixed, so the reference is the same on every run).
 
     Returns:
-        A patch-grid :class:`~model.explain.single.MapRecord` of random shares summing to 1.
+        A patch-grid :class:`~model.explain.heatmap.Heatmap` of random shares summing to 1.
     """
     values = np.random.default_rng(seed).random((rows, cols)).astype(np.float32)  # (rows, cols)
-    return MapRecord(values / values.sum(), "patch", "random", int(target), (input_size, input_size))
+    return Heatmap(values / values.sum(), "patch", "random", int(target), (input_size, input_size))
 
 
 def perturbation_reading(map_areas: tuple[float, float], random_areas: tuple[float, float]) -> str:

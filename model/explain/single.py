@@ -1,12 +1,12 @@
 """Explain one decoded scan: a registered method's map, its faithfulness, per-layer attention for teaching.
 
-Maps travel as :class:`MapRecord`, a picklable copy of :class:`~model.explain.heatmap.Heatmap` (whose
-read-only mappings cannot be pickled), so the dashboard can keep them in ``st.cache_data``.
+Maps travel as :class:`~model.explain.heatmap.Heatmap` itself: it pickles (``Heatmap.__reduce__``), so the
+dashboard keeps them in ``st.cache_data``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,45 +22,9 @@ from model.loading import Classifier
 from model.preprocess import Geometry, preprocess
 
 
-@dataclass(frozen=True)
-class MapRecord:
-    """A picklable copy of a :class:`~model.explain.heatmap.Heatmap`; :meth:`heatmap` rebuilds it.
-
-    Attributes mirror the Heatmap's: values (h, w) float32 shares summing to 1 (or all 0), grid, method,
-    target, input_size, params and extras as plain dicts.
-    """
-
-    values: NDArray[np.float32]
-    grid: str
-    method: str
-    target: int
-    input_size: tuple[int, int]
-    params: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, heat: Heatmap) -> MapRecord:
-        """Copy a Heatmap."""
-        return cls(
-            np.array(heat.values),
-            heat.grid,
-            heat.method,
-            heat.target,
-            heat.input_size,
-            dict(heat.params),
-            dict(heat.extras),
-        )
-
-    def heatmap(self) -> Heatmap:
-        """The validated Heatmap (display helpers: ``relative()``, ``on_original(geometry)``)."""
-        return Heatmap(
-            self.values, self.grid, self.method, self.target, self.input_size, self.params, extras=self.extras
-        )
-
-
 def explain_image(
     classifier: Classifier, image: Image.Image, method: str, target: int, params: dict[str, Any] | None = None
-) -> MapRecord:
+) -> Heatmap:
     """Explain one decoded scan with a registered method (see :mod:`model.explain.registry`).
 
     Args:
@@ -71,30 +35,29 @@ def explain_image(
         params: method parameters (defaults for the rest).
 
     Returns:
-        A picklable :class:`MapRecord`.
+        The (picklable) :class:`~model.explain.heatmap.Heatmap`.
 
     Raises:
         KeyError: unknown method. ValueError: bad target or parameter.
     """
     pixel_values, _ = preprocess(image, classifier.preprocess)
-    heat = safe_explain(method, classifier.model, pixel_values[None], int(target), **(params or {}))
-    return MapRecord.of(heat)
+    return safe_explain(method, classifier.model, pixel_values[None], int(target), **(params or {}))
 
 
-def score_faithfulness(classifier: Classifier, image: Image.Image, record: MapRecord) -> FaithfulnessCurves:
+def score_faithfulness(classifier: Classifier, image: Image.Image, heat: Heatmap) -> FaithfulnessCurves:
     """Deletion / insertion curves of a map on its scan, tracking the explained class (Petsiuk et al. 2018).
 
     Args:
         classifier: the shared model (forward passes only).
         image: the decoded scan the map was made for.
-        record: the map (its ``target`` is the class tracked).
+        heat: the map (its ``target`` is the class tracked).
 
     Returns:
         :class:`~model.explain.quality.FaithfulnessCurves` (``deletion_auc`` lower and ``insertion_auc``
         higher = more faithful).
     """
     pixel_values, _ = preprocess(image, classifier.preprocess)
-    return deletion_insertion(classifier.model, pixel_values[None], record.heatmap(), record.target)
+    return deletion_insertion(classifier.model, pixel_values[None], heat, heat.target)
 
 
 @dataclass(frozen=True)

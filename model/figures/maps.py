@@ -18,8 +18,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, relevance_shares
-from model.explain.single import MapRecord
+from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, Heatmap, relevance_shares
 from model.preprocess import Geometry
 
 # Perceptually uniform sequential maps only: equal steps in value look like equal steps in colour, and they
@@ -64,13 +63,13 @@ def draw_overlay(
     ax.set_axis_off()
 
 
-def overlay_map(record: MapRecord, geometry: Geometry) -> np.ma.MaskedArray:
+def overlay_map(record: Heatmap, geometry: Geometry) -> np.ma.MaskedArray:
     """A map in "× uniform" units on the scan's pixels, masked (transparent) outside the region the model saw.
 
     Returns:
         (H, W) float32 masked array.
     """
-    heat = record.heatmap().on_original(geometry)
+    heat = record.on_original(geometry)
     top, left, bottom, right = geometry.crop_box
     outside = np.ones(heat.shape, dtype=bool)
     outside[top:bottom, left:right] = False
@@ -79,7 +78,7 @@ def overlay_map(record: MapRecord, geometry: Geometry) -> np.ma.MaskedArray:
 
 def build_map_figure(
     image: Image.Image,
-    record: MapRecord,
+    record: Heatmap,
     geometry: Geometry,
     title: str,
     cmap: str = "inferno",
@@ -111,9 +110,9 @@ def build_colourbar_figure(cmap: str = "inferno", vmax: float = DISPLAY_MAX_X_UN
     return fig
 
 
-def grid_record(raw: NDArray[np.floating], geometry: Geometry, name: str) -> MapRecord:
+def grid_record(raw: NDArray[np.floating], geometry: Geometry, name: str) -> Heatmap:
     """Wrap a raw nonnegative patch-grid map (e.g. one head's CLS attention) as shares for drawing."""
-    return MapRecord(relevance_shares(raw), "patch", name, 0, tuple(geometry.input_size))
+    return Heatmap(relevance_shares(raw), "patch", name, 0, tuple(geometry.input_size))
 
 
 def build_heads_figure(

@@ -15,8 +15,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
-from model.explain.single import MapRecord
+from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, Heatmap
 from model.figures.maps import OUTLINE_COLOUR
 from model.preprocess import Geometry, to_original
 
@@ -25,7 +24,7 @@ SIGNED_LABEL = "evidence (× uniform): red for the class, blue against, white no
 MAP_SIZE_IN = (3.2, 3.2)
 
 
-def signed_overlay(record: MapRecord, geometry: Geometry) -> np.ma.MaskedArray | None:
+def signed_overlay(record: Heatmap, geometry: Geometry) -> np.ma.MaskedArray | None:
     """The signed map in "× uniform" units on the scan's pixels, masked outside the crop; None if absent.
 
     Args:
@@ -46,7 +45,7 @@ def signed_overlay(record: MapRecord, geometry: Geometry) -> np.ma.MaskedArray |
     return np.ma.masked_array(heat, mask=outside)
 
 
-def has_negative_evidence(record: MapRecord) -> bool:
+def has_negative_evidence(record: Heatmap) -> bool:
     """Whether the method's raw map has any evidence against the class (False for magnitude-only maps)."""
     signed = record.extras.get("signed")
     return signed is not None and bool((np.asarray(signed) < 0).any())
@@ -54,7 +53,7 @@ def has_negative_evidence(record: MapRecord) -> bool:
 
 def build_signed_map_figure(
     image: Image.Image,
-    record: MapRecord,
+    record: Heatmap,
     geometry: Geometry,
     title: str,
     opacity: float = 0.5,

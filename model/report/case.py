@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from model.explain.single import MapRecord
+from model.explain.heatmap import Heatmap
 from model.inference import Prediction
 from model.notice import DISCLAIMER  # noqa: F401  re-exported: model.report.case.DISCLAIMER stays importable
 from model.preprocess import Geometry
@@ -38,7 +38,7 @@ class CaseReport:
     image: Image.Image
     prediction: Prediction
     geometry: Geometry
-    maps: Mapping[str, MapRecord]
+    maps: Mapping[str, Heatmap]
     fingerprint: str
     model_source: str
     scan_sha256: str

@@ -8,14 +8,13 @@ import pytest
 from PIL import Image
 
 from model import overlay
-from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM
-from model.explain.single import MapRecord
+from model.explain.heatmap import DISPLAY_MAX_X_UNIFORM, Heatmap
 from model.preprocess import Geometry
 
 
-def _record(seed: int = 0, grid: tuple[int, int] = (14, 14)) -> MapRecord:
+def _record(seed: int = 0, grid: tuple[int, int] = (14, 14)) -> Heatmap:
     values = np.random.default_rng(seed).random(grid).astype(np.float32)
-    return MapRecord(values / values.sum(), "patch", "gradcam", 1, (224, 224))
+    return Heatmap(values / values.sum(), "patch", "gradcam", 1, (224, 224))
 
 
 def _scan(h: int, w: int) -> Image.Image:
@@ -32,7 +31,7 @@ def test_display_heat_at_full_size_is_the_report_map_inside_the_crop():
     geom = Geometry(original_size=(180, 240), crop_box=(10, 20, 170, 220), input_size=(224, 224))
     record = _record()
     heat = overlay.display_heat(record, geom, geom.original_size)
-    reference = record.heatmap().on_original(geom)  # what the matplotlib path draws
+    reference = record.on_original(geom)  # what the matplotlib path draws
     top, left, bottom, right = geom.crop_box
     np.testing.assert_allclose(heat[top:bottom, left:right], reference[top:bottom, left:right], rtol=1e-6)
     outside = np.ones(geom.original_size, bool)

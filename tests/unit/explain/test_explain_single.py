@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from model.data.synthetic import phantom_image
-from model.explain.single import MapRecord, explain_image, layer_maps, score_faithfulness
+from model.explain.heatmap import Heatmap
+from model.explain.single import explain_image, layer_maps, score_faithfulness
 from model.inference import first_look, predict
 
 # The same forward pass run twice is bitwise-equal on CPU up to float32 noise.
@@ -22,13 +23,16 @@ def scan():
     return phantom_image(11, (96, 112), tumour=True)
 
 
-def test_explain_image_records_pickle_and_rebuild(tiny_classifier, scan):
-    record = explain_image(tiny_classifier, scan, "gradcam", 1)
-    again = pickle.loads(pickle.dumps(record))
-    heat = again.heatmap()
-    assert heat.method == "gradcam" and heat.target == 1
-    np.testing.assert_array_equal(heat.values, record.values)
-    assert heat.is_empty or MapRecord.of(heat).values.sum() == pytest.approx(1.0, abs=SUM_TOL)
+def test_explain_image_maps_pickle_whole(tiny_classifier, scan):
+    heat = explain_image(tiny_classifier, scan, "gradcam", 1)
+    again = pickle.loads(pickle.dumps(heat))
+    assert isinstance(again, Heatmap) and again.method == "gradcam" and again.target == 1
+    np.testing.assert_array_equal(again.values, heat.values)
+    assert not again.values.flags.writeable
+    assert dict(again.raw_stats) == dict(heat.raw_stats) and set(heat.raw_stats) >= {"raw_sum", "raw_max"}
+    assert dict(again.params) == dict(heat.params)
+    np.testing.assert_array_equal(again.extras["signed"], heat.extras["signed"])
+    assert again.is_empty or again.values.sum() == pytest.approx(1.0, abs=SUM_TOL)
     assert not tiny_classifier.model.training
     assert all(p.grad is None for p in tiny_classifier.model.parameters())
 

@@ -8,20 +8,20 @@ import pytest
 from model.explain.explainer import Explainer, at_least_one, method_heatmap
 from model.explain.registry import EXPLAINERS, METHOD_MODULES
 
-# The page selectbox lists the methods in this order; a reorder is a visible change.
-SELECTBOX_ORDER = [
-    "attention_rollout",
-    "gradient_rollout",
-    "gradcam",
-    "integrated_gradients",
-    "gradient_shap",
-    "smoothgrad",
-    "occlusion",
+# The page selectbox shows these labels in this order; a reorder is a visible change.
+SELECTBOX_LABELS = [
+    "Attention rollout",
+    "Gradient-weighted rollout",
+    "Grad-CAM (last block)",
+    "Integrated Gradients",
+    "GradientSHAP",
+    "Saliency (SmoothGrad)",
+    "Occlusion",
 ]
 
 
 def test_registry_collects_each_modules_own_entry_in_selectbox_order():
-    assert list(EXPLAINERS) == SELECTBOX_ORDER
+    assert [e.label for e in EXPLAINERS.values()] == SELECTBOX_LABELS
     for module_name, entry in zip(METHOD_MODULES, EXPLAINERS.values(), strict=True):
         module = import_module(f"model.explain.{module_name}")
         assert entry is module.EXPLAINER and entry.explain is module.explain

@@ -13,10 +13,9 @@ import torch
 from dashboard import trust_view
 from model.data.synthetic import phantom_image
 from model.explain import trust as tr
-from model.explain.heatmap import heatmap_from_raw, signed_shares
+from model.explain.heatmap import Heatmap, heatmap_from_raw, signed_shares
 from model.explain.reference import random_reference
 from model.explain.registry import EXPLAINERS
-from model.explain.single import MapRecord
 from model.explain.summary import RANDOM_REFERENCE, ExplanationSummary
 from model.figures import maps
 from model.preprocess import preprocess
@@ -159,7 +158,7 @@ def test_score_text_has_reference_and_start():
     assert "(random 0.58)" in text and "(random 0.57)" in text and "93%" in text
 
 
-def _ig_record(delta: float, change: float, steps: int = 32) -> MapRecord:
+def _ig_record(delta: float, change: float, steps: int = 32) -> Heatmap:
     extras = {
         "convergence_delta": delta,
         "relative_delta": abs(delta) / abs(change) if change else None,
@@ -168,8 +167,8 @@ def _ig_record(delta: float, change: float, steps: int = 32) -> MapRecord:
         "steps": steps,
         "delta_target": 0.05,
     }
-    return MapRecord(
-        np.full((2, 2), 0.25, np.float32), "patch", "integrated_gradients", 1, (4, 4), {}, extras
+    return Heatmap(
+        np.full((2, 2), 0.25, np.float32), "patch", "integrated_gradients", 1, (4, 4), extras=extras
     )
 
 
@@ -184,7 +183,7 @@ def test_ig_delta_is_flagged_when_large_relative_to_the_score_change():
         True,
     )
     assert flat is not None and not flat[1] and "cannot be judged" in flat[0]
-    assert trust_view.delta_text(MapRecord(np.zeros((2, 2), np.float32), "patch", "x", 0, (4, 4))) is None
+    assert trust_view.delta_text(Heatmap(np.zeros((2, 2), np.float32), "patch", "x", 0, (4, 4))) is None
 
 
 def test_only_perceptually_uniform_colour_maps_are_offered():
@@ -196,7 +195,7 @@ def test_scan_localisation_says_whether_this_map_hits_the_outline(tiny_classifie
     _, geometry = preprocess(image, tiny_classifier.preprocess)
     values = np.zeros((4, 4), np.float32)
     values[0, 0] = 1.0  # all relevance in the top-left patch
-    record = MapRecord(values, "patch", "m", 1, tuple(geometry.input_size))
+    record = Heatmap(values, "patch", "m", 1, tuple(geometry.input_size))
     top, left, bottom, right = geometry.crop_box
     on = np.zeros(geometry.original_size, bool)
     on[top : top + (bottom - top) // 4, left : left + (right - left) // 4] = True
