@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import resources, tables_audit, widgets_audit
+from dashboard import resources, tables, tables_audit, widgets_audit
 from dashboard.safe_text import plain
 from model.data.case_files import CaseFileError, read_case
 from model.data.scan import Scan, ScanError
@@ -127,7 +127,7 @@ def _card(classifier: Classifier, data_dir: Path, row: dict, positive: str) -> s
         fig, region = drawn
         with resources.LOCK:
             st.pyplot(fig)
-    p = row[f"P({positive})"]
+    p = row[tables.probability_column(positive)]
     peak = f" · map peak: {region}" if region else ""
     st.caption(
         f"{plain(row['split'])} · true: {row['true label']} · predicted: {predicted} · "
@@ -173,6 +173,27 @@ def render_gallery(
     total = int((cases["finding"] == finding).sum())
     if total > len(chosen):
         st.caption(f"Showing the {len(chosen)} most confident of {total}; the table lists them all.")
+
+
+def case_table_config(positive: str) -> dict[str, object]:
+    """Streamlit ``column_config`` of the listed-cases table: probabilities to 3 places, a narrow sha256.
+
+    Args:
+        positive: the positive class label (names the probability column).
+
+    Returns:
+        Column name of :func:`dashboard.tables.audit_cases` -> column configuration.
+    """
+    return {
+        tables.probability_column(positive): st.column_config.NumberColumn(format="%.3f"),
+        "sha256": st.column_config.TextColumn(width="small"),
+    }
+
+
+def show_case_table(cases: pd.DataFrame, positive: str, expanded: bool) -> None:
+    """Every listed case as a table in an expander (open when no data folder allows the gallery)."""
+    with st.expander(f"All {len(cases)} listed cases as a table", expanded=expanded):
+        st.dataframe(cases, hide_index=True, column_config=case_table_config(positive))
 
 
 def show_cohort_filters(cases: pd.DataFrame) -> pd.DataFrame:

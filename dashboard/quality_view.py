@@ -109,6 +109,25 @@ def sanity_cases(summary: ExplanationSummary) -> pd.DataFrame:
     ).reset_index()
 
 
+def sanity_case(cases: pd.DataFrame, path: str) -> dict:
+    """One scan's row of :func:`sanity_cases` as a dict (path, sha256, target, ρ per method).
+
+    Args:
+        cases: the frame :func:`sanity_cases` returned.
+        path: the scan's data-root-relative path, one of ``cases["path"]``.
+
+    Returns:
+        The first row whose ``path`` is ``path``.
+
+    Raises:
+        KeyError: No row has that path.
+    """
+    rows = cases[cases["path"] == path]
+    if rows.empty:
+        raise KeyError(f"{path!r} is not one of the sanity-checked scans.")
+    return rows.iloc[0].to_dict()
+
+
 def _scan(data_dir: Path, case: str) -> tuple[str, bytes, object] | str:
     file = data_dir / case
     if not file.is_file():

@@ -256,14 +256,26 @@ def audit_cases(
             "finding": finding,
             "true label": [labels[i] for i in y],
             "predicted": [labels[i] for i in pred],
-            f"P({positive})": p_pos,
+            probability_column(positive): p_pos,
             "unsure": unsure,
             "sha256": ev.records["sha256"],
         }
     )
     frame = frame[frame["finding"] != ""]
-    order = frame["finding"].map(AUDIT_KINDS.index) * 10 - (frame[f"P({positive})"] - 0.5).abs()
+    order = frame["finding"].map(AUDIT_KINDS.index) * 10 - (frame[probability_column(positive)] - 0.5).abs()
     return frame.loc[order.sort_values(kind="stable").index].reset_index(drop=True)
+
+
+def probability_column(positive: str) -> str:
+    """Name of the positive-class probability column of :func:`audit_cases`, e.g. ``"P(tumor)"``.
+
+    Args:
+        positive: the positive class label.
+
+    Returns:
+        The column name, as the pages show it.
+    """
+    return f"P({positive})"
 
 
 def missing_evaluations_help(eval_dir: str | Path) -> str:

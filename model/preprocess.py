@@ -177,14 +177,6 @@ def preprocess_batch(images: list[Image.Image], cfg: PreprocessConfig) -> tuple[
     return torch.stack([p[0] for p in pairs]), [p[1] for p in pairs]
 
 
-def denormalise(pixel_values: torch.Tensor, cfg: PreprocessConfig) -> NDArray[np.uint8]:
-    """Invert :func:`normalise`: (3, H, W) model input -> (H, W, 3) uint8 picture."""
-    mean = torch.tensor(cfg.mean).view(3, 1, 1)
-    std = torch.tensor(cfg.std).view(3, 1, 1)
-    x = (pixel_values.detach().cpu().float() * std + mean).clamp(0, 1)
-    return (x.movedim(0, -1).numpy() * 255).round().astype(np.uint8)
-
-
 def to_original(heatmap: NDArray[np.floating], geom: Geometry, *, smooth: bool = True) -> NDArray[np.float32]:
     """Draw a heatmap on the patch or input grid back onto the original scan, pixel for pixel.
 

@@ -58,15 +58,7 @@ st.download_button(
     icon=":material/download:",
     on_click="ignore",
 )
-with st.expander(f"All {len(cases)} listed cases as a table", expanded=data_dir is None):
-    st.dataframe(
-        cases,
-        hide_index=True,
-        column_config={
-            f"P({positive})": st.column_config.NumberColumn(format="%.3f"),
-            "sha256": st.column_config.TextColumn(width="small"),
-        },
-    )
+audit_view.show_case_table(cases, positive, expanded=data_dir is None)
 if data_dir is None:
     layout.stop_with(settings.data_help())
 

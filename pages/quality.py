@@ -75,6 +75,6 @@ if classifier.fingerprint != summary.checkpoint:
     )
 case_path = widgets_eval.show_sanity_case(list(cases["path"]))
 methods = widgets_eval.show_compare_methods(quality_view.compare_labels(summary, cases))
-case = cases[cases["path"] == case_path].iloc[0].to_dict()
+case = quality_view.sanity_case(cases, case_path)
 for method in methods:
     quality_view.render_pair(summary, classifier, data_dir, case, method)

@@ -6,8 +6,6 @@ They exercise every code path without any licence question.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
@@ -70,27 +68,3 @@ def phantom_image(
 ) -> Image.Image:
     """Same as :func:`phantom`, as an RGB PIL image."""
     return Image.fromarray(phantom(seed, size, tumour, grid=grid)).convert("RGB")
-
-
-def write_phantom_dataset(root: str | Path, n_per_class: int = 12, duplicates: int = 2) -> Path:
-    """Write a small ``yes/`` + ``no/`` folder of phantom PNGs/JPEGs, with some exact duplicates.
-
-    Args:
-        root: folder to create.
-        n_per_class: distinct images per class.
-        duplicates: how many images per class are written a second time under another name.
-
-    Returns:
-        ``root`` as a Path.
-    """
-    root = Path(root)
-    for folder, tumour, offset in (("yes", True, 0), ("no", False, 10_000)):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        for i in range(n_per_class):
-            size = (80 + 4 * (i % 5), 96 + 3 * (i % 7))
-            img = phantom_image(offset + i, size, tumour)
-            fmt = "PNG" if i % 3 == 0 else "JPEG"
-            img.save(root / folder / f"{folder}{i}.{'png' if fmt == 'PNG' else 'jpg'}", format=fmt)
-            if i < duplicates:
-                img.save(root / folder / f"{folder}{i}_copy.png", format="PNG")
-    return root

@@ -401,16 +401,6 @@ def list_evaluations(eval_dir: str | Path) -> list[str]:
     return sorted(names, key=lambda n: (SPLITS.index(n) if n in SPLITS else len(SPLITS), n))
 
 
-def confusion_frame(ev: Evaluation, calibrated: bool = False) -> pd.DataFrame:
-    """Confusion counts as a frame for pages: index = true label, columns = predicted label."""
-    labels = list(ev.labels)
-    return pd.DataFrame(
-        ev.confusion(calibrated),
-        index=pd.Index(labels, name="true label"),
-        columns=pd.Index(labels, name="predicted label"),
-    )
-
-
 def write_calibration(
     eval_dir: str | Path, fit: TemperatureFit, checkpoint: str, manifest_sha256: str | None = None
 ) -> Path:

@@ -30,13 +30,14 @@ from streamlit.testing.v1 import AppTest
 
 from model.data.input_check import build_input_reference, save_input_reference
 from model.data.scan import load_scan
-from model.data.synthetic import phantom_image, write_phantom_dataset
+from model.data.synthetic import phantom_image
 from model.evaluate.artifacts import build_records, build_results, write_calibration, write_evaluation
 from model.evaluate.calibration import fit_temperature
 from model.evaluate.run import predict_paths
 from model.loading import load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
 from tests.conftest import make_tiny_vit
+from tests.phantoms import write_phantom_dataset
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 APP_TIMEOUT_S = 60

@@ -22,7 +22,8 @@ from model.data.input_check import (
     save_input_reference,
 )
 from model.data.scan import load_scan
-from model.data.synthetic import phantom_image, write_phantom_dataset
+from model.data.synthetic import phantom_image
+from tests.phantoms import write_phantom_dataset
 
 
 def _phantoms(seeds, **kw):

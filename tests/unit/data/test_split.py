@@ -25,8 +25,8 @@ from model.data.split import (
     read_reference_groups,
     write_manifest,
 )
-from model.data.synthetic import write_phantom_dataset
 from model.labels import DEFAULT_CLASS_MAP
+from tests.phantoms import write_phantom_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 COMMITTED_MANIFEST = REPO_ROOT / "artifacts" / "split_manifest.csv"

@@ -20,7 +20,6 @@ from model.evaluate.artifacts import (
     ArtifactError,
     build_records,
     build_results,
-    confusion_frame,
     list_evaluations,
     read_calibration,
     read_evaluation,
@@ -201,18 +200,6 @@ def test_list_evaluations_orders_splits_then_other_names(tmp_path):
         write_evaluation(tmp_path, name, {**results, "name": name, "split": name}, records)
     (tmp_path / ".test_results.json.123.tmp").write_text("{}")
     assert list_evaluations(tmp_path) == ["train", "validation", "test", "external"]
-
-
-def test_confusion_frame_rows_are_true_and_columns_predicted(tmp_path):
-    results, records = make_eval(n=20, seed=3)
-    write_evaluation(tmp_path, "test", results, records)
-    frame = confusion_frame(read_evaluation(tmp_path, "test"))
-    assert frame.index.name == "true label" and frame.columns.name == "predicted label"
-    assert list(frame.index) == list(LABELS) == list(frame.columns)
-    for true in LABELS:
-        for pred in LABELS:
-            expected = ((records["label"] == true) & (records["predicted"] == pred)).sum()
-            assert frame.loc[true, pred] == expected
 
 
 def test_calibration_round_trip_and_refusals(tmp_path):

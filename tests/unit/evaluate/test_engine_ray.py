@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.data.synthetic import write_phantom_dataset
 from model.evaluate.artifacts import read_evaluation
 from model.evaluate.engine import EngineError, RayOptions, load_ray_engine, ray_options
 from model.evaluate.run import main as evaluate_main
@@ -26,6 +25,7 @@ from model.explain.batch import explain_cases, prepare
 from model.explain.batch import main as explain_main
 from model.explain.batch import parse_args as explain_args
 from model.explain.summary import read_explanation_summary
+from tests.phantoms import write_phantom_dataset
 from tests.unit.evaluate.test_evaluate import write_manifest
 from tests.unit.ray_faults import crash_once
 

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.data.synthetic import write_phantom_dataset
 from model.evaluate.artifacts import (
     RECORD_KEYS,
     VIEW_KEYS,
@@ -28,6 +27,7 @@ from model.evaluate.metrics import CAL_PREFIX, LOGIT_PREFIX, PROB_PREFIX, comput
 from model.evaluate.run import EvaluationInputError, main, predict_paths, quantize_int8
 from model.labels import LABELS
 from model.loading import load_classifier
+from tests.phantoms import write_phantom_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 N_BOOT = 100  # enough resamples to exercise the intervals, few enough to keep the test fast

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from model.data.scan import ScanError, load_scan
-from model.data.synthetic import write_phantom_dataset
 from model.evaluate import run as evaluate
 from model.evaluate.run import predict_paths, quantize_int8
 from model.loading import with_sdpa_attention
 from model.preprocess import preprocess_batch
+from tests.phantoms import write_phantom_dataset
 
 # SDPA and eager attention sum the same products in another order: ~1e-7 on the tiny ViT's probabilities;
 # a wrong image order, crop or normalisation moves them by ~1e-2.

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from model.data.scan import load_scan
-from model.data.synthetic import phantom, write_phantom_dataset
+from model.data.synthetic import phantom
 from model.evaluate import artifacts
 from model.explain.batch import main, sanity_cases
 from model.explain.registry import EXPLAINERS
@@ -19,6 +19,7 @@ from model.explain.summary import ExplanationArtifactError, map_key, read_explan
 from model.labels import LABELS
 from model.loading import load_classifier
 from model.preprocess import preprocess
+from tests.phantoms import write_phantom_dataset
 from tests.unit.explain_toys import one_torch_thread
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from model.data.pool import write_pool_manifest
-from model.data.synthetic import write_phantom_dataset
 from model.loading import load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
 from model.train.finetune import (
@@ -23,6 +22,7 @@ from model.train.finetune import (
     top_logits,
 )
 from tests.conftest import make_tiny_vit
+from tests.phantoms import write_phantom_dataset
 from tests.unit.train.test_train import _phantom_manifest
 
 

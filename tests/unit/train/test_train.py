@@ -13,7 +13,6 @@ import torch
 from transformers import ViTConfig, ViTForImageClassification
 
 from model.data.split import manifest_sha256, write_manifest
-from model.data.synthetic import write_phantom_dataset
 from model.labels import LABELS
 from model.loading import ModelLoadError, load_classifier, load_for_finetuning, weights_fingerprint
 from model.preprocess import PreprocessConfig
@@ -33,6 +32,7 @@ from model.train.run import (
     train_epoch,
 )
 from tests.conftest import TINY_VIT
+from tests.phantoms import write_phantom_dataset
 
 TINY = dict(
     image_size=TINY_VIT["image_size"],
