@@ -42,7 +42,8 @@ from model.labels import POSITIVE_LABEL
 from model.loading import Classifier, ModelLoadError, load_classifier
 from model.preprocess import Geometry, PreprocessConfig, preprocess
 
-SEEDED = ("gradient_shap", "smoothgrad")  # methods whose params take the run's seed
+# Methods whose params take the run's seed: those with a "seed" parameter (gradient_shap, smoothgrad).
+SEEDED = tuple(name for name, entry in EXPLAINERS.items() if "seed" in entry.defaults)
 DEFAULT_SANITY_CASES = 6
 LOCALISATION_COLUMNS = ("pointing_hit", "mask_share", "area_share", "chance_hit")
 

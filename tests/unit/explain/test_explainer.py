@@ -5,6 +5,7 @@ from importlib import import_module
 import numpy as np
 import pytest
 
+from model.explain.batch import SEEDED
 from model.explain.explainer import Explainer, at_least_one, method_heatmap
 from model.explain.registry import EXPLAINERS, METHOD_MODULES
 
@@ -53,3 +54,7 @@ def test_method_heatmap_applies_a_sign_parameter_and_records_the_input_size():
     np.testing.assert_allclose(absolute.values, np.abs(raw) / 6.0, rtol=1e-6)
     assert positive.input_size == (8, 8) and positive.extras["k"] == 1
     assert positive.raw_stats["raw_min"] == -2.0
+
+
+def test_the_batch_job_seeds_every_method_with_a_seed_parameter():
+    assert SEEDED == ("gradient_shap", "smoothgrad")
