@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import resources, tables, tables_audit, widgets_audit
+from dashboard import resources, tables, tables_audit, widgets_audit, widgets_eval
 from dashboard.safe_text import plain
 from model.data.case_files import CaseFileError, read_case
 from model.data.scan import Scan, ScanError
@@ -30,6 +30,7 @@ from model.explain.registry import EXPLAINERS
 from model.figures import audit as figures_audit
 from model.figures import maps as figures
 from model.figures.maps import overlay_map
+from model.labels import LabelMismatchError, class_index
 from model.loading import Classifier
 from model.preprocess import Geometry, crop_and_resize
 
@@ -66,19 +67,53 @@ def class_thumbnail(
     ), region
 
 
-def _case_map(
-    classifier: Classifier, data_dir: Path, case: str, target: int, method: str
-) -> tuple[Scan, Heatmap, Geometry] | str:
-    """A saved case's scan, its cached map and geometry, or the sentence saying why it cannot be read."""
+def case_scan(data_dir: Path, case: str) -> tuple[str, bytes, Scan] | str:
+    """(sha256, bytes, decoded scan) of a case in the data folder, or the sentence saying why not.
+
+    The one way a view reads a saved case: confined to the data folder (:func:`read_case`) and decoded once
+    for all sessions (``resources.load_scan_cached``).
+
+    Args:
+        data_dir: data root. case: path relative to it, as in ``{split}_predictions.csv``.
+
+    Returns:
+        The case, or a markdown-safe sentence (not in the data folder, or not a usable scan).
+    """
     try:
         data = read_case(data_dir, case)
     except CaseFileError as err:
         return plain(err)
     sha = hashlib.sha256(data).hexdigest()
     try:
-        scan = resources.load_scan_cached(sha, data)
+        return sha, data, resources.load_scan_cached(sha, data)
     except ScanError as err:
         return f"{plain(case)} cannot be read: {plain(err)}"
+
+
+def class_target(classifier: Classifier, label: str) -> int | str:
+    """The index of class ``label`` in the model, or the sentence saying it has no such class (no map).
+
+    Args:
+        classifier: the model whose map would be drawn.
+        label: a class name read from a predictions file (the predicted or the positive label).
+
+    Returns:
+        The class index, or why no map of that class can be drawn (never another class instead).
+    """
+    try:
+        return class_index(classifier.labels, label)
+    except LabelMismatchError as err:
+        return f"No map: {plain(err)}"
+
+
+def _case_map(
+    classifier: Classifier, data_dir: Path, case: str, target: int, method: str
+) -> tuple[Scan, Heatmap, Geometry] | str:
+    """A saved case's scan, its cached map and geometry, or the sentence saying why it cannot be read."""
+    loaded = case_scan(data_dir, case)
+    if isinstance(loaded, str):
+        return loaded
+    sha, data, scan = loaded
     source, fingerprint = classifier.source, classifier.fingerprint
     record = resources.explain_cached(source, fingerprint, sha, data, method, target, ())
     return scan, record, crop_and_resize(scan.image, classifier.preprocess)[1]
@@ -118,15 +153,14 @@ def open_in_explain(case: str, split: str) -> None:
 
 def _card(classifier: Classifier, data_dir: Path, row: dict, positive: str) -> str | None:
     predicted = row["predicted"]
-    target = classifier.labels.index(predicted) if predicted in classifier.labels else 0
-    drawn = class_thumbnail(classifier, data_dir, row["case"], target)
+    target = class_target(classifier, predicted)
+    drawn = target if isinstance(target, str) else class_thumbnail(classifier, data_dir, row["case"], target)
     region = None
     if isinstance(drawn, str):
         st.warning(drawn)
     else:
         fig, region = drawn
-        with resources.LOCK:
-            st.pyplot(fig)
+        widgets_eval.show_figure(fig)
     p = row[tables.probability_column(positive)]
     peak = f" · map peak: {region}" if region else ""
     st.caption(

@@ -20,15 +20,15 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from dashboard import audit_view, resources, settings, tables
+from dashboard import audit_view, resources, settings, tables, widgets_eval
+from model.errors import MriExplainError
 from model.evaluate.artifacts import Evaluation, list_evaluations
 from model.evaluate.metrics import LOWER_IS_BETTER
 from model.explain.registry import EXPLAINERS
 from model.figures import compare as figures_compare
 from model.figures import evaluation as figures_eval
 from model.figures import maps as figures
-from model.labels import LabelMismatchError
-from model.loading import Classifier, ModelLoadError
+from model.loading import Classifier
 
 SIDES = ("A", "B")
 SIDE_TITLES = {"A": "A (reference)", "B": "B (candidate)"}
@@ -237,7 +237,7 @@ def _classifier(side: Side, ev: Evaluation) -> Classifier | str:
         return f"{side.name}: no model given, so no maps."
     try:
         loaded = resources.load_classifier_cached(side.model)
-    except (ModelLoadError, LabelMismatchError) as err:
+    except MriExplainError as err:  # ModelLoadError, LabelMismatchError
         return f"{side.name}: {err}"
     if loaded.fingerprint != ev.checkpoint:
         st.warning(
@@ -261,14 +261,17 @@ def _map_panel(
     if isinstance(loaded, str):
         st.caption(loaded)
     else:
-        target = loaded.labels.index(case["positive"]) if case["positive"] in loaded.labels else 0
+        target = audit_view.class_target(loaded, case["positive"])
         title = f"{side.name}: {predicted}, P = {p:.2f}"
-        drawn = audit_view.thumbnail(loaded, data_dir, case["path"], target, method, title)
+        drawn = (
+            target
+            if isinstance(target, str)
+            else audit_view.thumbnail(loaded, data_dir, case["path"], target, method, title)
+        )
         if isinstance(drawn, str):
             st.warning(drawn)
         else:
-            with resources.LOCK:
-                st.pyplot(drawn, width=MAP_WIDTH_PX)
+            widgets_eval.show_figure(drawn, width=MAP_WIDTH_PX)
     st.caption(f"{SIDE_TITLES[side.name]}: predicted {predicted}, P({case['positive']}) = {p:.3f}")
     key = f"compare.open.{side.name}.{case['path']}"
     if st.button(
@@ -303,8 +306,7 @@ def render_gallery(
     """Up to :data:`GALLERY_MAX` disagreements: both probabilities and both models' maps of ``method``."""
     positive = tables.positive_label(evs["A"])
     loaded = {side.name: _classifier(side, evs[side.name]) for side in sides}
-    with resources.LOCK:
-        st.pyplot(figures.build_colourbar_figure(), width=520)
+    widgets_eval.show_figure(figures.build_colourbar_figure(), width=520)
     st.caption(f"{EXPLAINERS[method].label} of class '{positive}' from each model, on one colour scale.")
     for case in result["disagreements"][:GALLERY_MAX]:
         with st.container(border=True):

@@ -99,7 +99,6 @@ def decode(name: str, data: bytes) -> tuple[str, Scan]:
         return sha, resources.load_scan_cached(sha, data)
     except ScanError as err:
         layout.stop_with(f"Cannot use {plain(name)}: {plain(err)}", "error")
-        raise  # unreachable: stop_with stops the run
 
 
 def scan_caption(name: str, scan: Scan) -> str:

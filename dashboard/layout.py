@@ -7,16 +7,18 @@ Every page ends with the footer's "research and teaching tool — not for diagno
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import resources, settings, widgets_eval
 from dashboard.safe_text import plain
 from model.data import provenance
+from model.errors import MriExplainError
 from model.evaluate import readings
 from model.evaluate.artifacts import CALIBRATION_FILE, ArtifactError
-from model.labels import LabelMismatchError
-from model.loading import Classifier, ModelLoadError
+from model.loading import Classifier
 from model.notice import DISCLAIMER
 
 FOOTER_NOTE = (
@@ -55,8 +57,13 @@ def _probability_choice() -> None:
         st.sidebar.warning(note, icon=":material/warning:")
 
 
-def stop_with(message: str, kind: str = "info") -> None:
-    """Show guidance (``info``, ``warning`` or ``error``), the footer, then stop the page run."""
+def stop_with(message: str, kind: str = "info") -> NoReturn:
+    """Show guidance (``info``, ``warning`` or ``error``), the footer, then stop the page run.
+
+    Args:
+        message: markdown shown to the user (escape quoted names with ``plain`` first).
+        kind: the ``st`` call that shows it: "info", "warning" or "error".
+    """
     getattr(st, kind)(message)
     footer()
     st.stop()
@@ -76,7 +83,7 @@ def _field(label: str, key: str, default: str, help_text: str) -> None:
 def _classifier_or_error(source: str) -> Classifier | str:
     try:
         return resources.load_classifier_cached(source)
-    except (ModelLoadError, LabelMismatchError) as err:
+    except MriExplainError as err:  # ModelLoadError, LabelMismatchError: the sentence names the fix
         return f"{plain(err)}\n\n{MODEL_FIX}"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard import explain_view, resources, settings, widgets
+from dashboard import explain_view, resources, settings, widgets, widgets_eval
 from dashboard.safe_text import plain
 from model.data.scan import Scan
 from model.evaluate.artifacts import ArtifactError
@@ -54,11 +54,6 @@ def _step_header(key: str) -> None:
     st.write(lesson.STEPS[index].text)
 
 
-def _pyplot(fig: object, **kwargs: object) -> None:
-    with resources.LOCK:
-        st.pyplot(fig, **kwargs)
-
-
 def show_image_and_patches(ls: Lesson) -> None:
     """Steps 1 and 2: the scan and the model's square input, then the patch grid and the CLS token."""
     layout, pixels, _ = lesson.patch_layout(ls.classifier, ls.scan.image)
@@ -75,7 +70,9 @@ def show_image_and_patches(ls: Lesson) -> None:
         "value per patch can line up with it."
     )
     with picture:
-        _pyplot(figures_learn.build_patch_grid_figure(ls.scan.image, layout, "Patch grid on the phantom"))
+        widgets_eval.show_figure(
+            figures_learn.build_patch_grid_figure(ls.scan.image, layout, "Patch grid on the phantom")
+        )
 
 
 def show_attention_and_rollout(ls: Lesson) -> None:
@@ -87,10 +84,10 @@ def show_attention_and_rollout(ls: Lesson) -> None:
     heads = figures.build_heads_figure(
         ls.scan.image, maps.heads[layer - 1], maps.rollout[layer - 1], maps.geometry, layer
     )
-    _pyplot(heads)
+    widgets_eval.show_figure(heads)
     _step_header("rollout")
     strip = figures_learn.build_rollout_strip(ls.scan.image, maps.rollout, maps.geometry, layer)
-    _pyplot(strip, width=figures_learn.strip_width_px(layer))
+    widgets_eval.show_figure(strip, width=figures_learn.strip_width_px(layer))
     st.caption(
         "Colours use the Explain page's shared scale (× uniform, 0 to 5). Move the layer slider above to "
         "add layers: early layers spread attention evenly, later ones concentrate it."
@@ -114,7 +111,7 @@ def show_gradients(ls: Lesson) -> int:
     columns = st.columns(len(lesson.GRADIENT_METHODS) + 1)
     for column, method in zip(columns, ("attention_rollout", *lesson.GRADIENT_METHODS), strict=True):
         with column:
-            _pyplot(_map_figure(ls, method, target))
+            widgets_eval.show_figure(_map_figure(ls, method, target))
     st.caption(
         f"The model says **{labels[ls.look.prediction.predicted]}** for the phantom. Switch the class: the "
         "gradient maps change, attention rollout (left) stays the same."
@@ -133,7 +130,7 @@ def show_perturbation(ls: Lesson, target: int) -> None:
         EXPLAINERS[method].label: (ranked.fractions, ranked.deletion, ranked.insertion),
         "random order": (rand.fractions, rand.deletion, rand.insertion),
     }
-    _pyplot(evaluation.build_deletion_insertion_figure(curves))
+    widgets_eval.show_figure(evaluation.build_deletion_insertion_figure(curves))
     reading = lesson.perturbation_reading(
         (ranked.deletion_auc, ranked.insertion_auc), (rand.deletion_auc, rand.insertion_auc)
     )
@@ -162,7 +159,7 @@ def show_method_reference(ls: Lesson, target: int) -> None:
             if explainer.speed == "slow" and not draw_slow:
                 st.info("Slow method: switch on “Draw the slow methods too” above to see it.")
                 continue
-            _pyplot(_map_figure(ls, method, target))
+            widgets_eval.show_figure(_map_figure(ls, method, target))
 
 
 def _real_case() -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 from numpy.typing import NDArray
 
-from dashboard import resources, trust_view
+from dashboard import resources, trust_view, widgets_eval
 from model import overlay
 from model.data.scan import Scan
 from model.explain.heatmap import Heatmap
@@ -34,8 +34,6 @@ def map_picture(
 def show_map(scan: Scan, data: bytes, record: Heatmap, geometry: Geometry, title: str, view: dict) -> None:
     """Draw one map titled ``title`` (a method label) in the current container."""
     if view.get("signed"):
-        fig = trust_view.build_map(scan.image, record, geometry, title, view)
-        with resources.LOCK:
-            st.pyplot(fig)
+        widgets_eval.show_figure(trust_view.build_map(scan.image, record, geometry, title, view))
         return
     st.image(map_picture(scan, data, record, geometry, view), caption=title, output_format="JPEG")

@@ -9,16 +9,14 @@ only the trained model's maps and the correlations): see ``resources.randomised_
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import resources
+from dashboard import audit_view, resources
 from dashboard.tables import format_interval
-from model.data.scan import ScanError
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS
 from model.explain.summary import EVAL_SUBDIR, RANDOM_REFERENCE, ExplanationSummary
@@ -128,23 +126,11 @@ def sanity_case(cases: pd.DataFrame, path: str) -> dict:
     return rows.iloc[0].to_dict()
 
 
-def _scan(data_dir: Path, case: str) -> tuple[str, bytes, object] | str:
-    file = data_dir / case
-    if not file.is_file():
-        return f"`{case}` is not in the data folder `{data_dir}`."
-    data = file.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        return sha, data, resources.load_scan_cached(sha, data)
-    except ScanError as err:
-        return f"`{case}` cannot be read: {err}"
-
-
 def render_pair(
     summary: ExplanationSummary, classifier: Classifier, data_dir: Path, case: dict, method: str
 ) -> None:
     """The trained model's saved map beside the fully randomised model's map (computed now), same scale."""
-    loaded = _scan(data_dir, case["path"])
+    loaded = audit_view.case_scan(data_dir, case["path"])
     if isinstance(loaded, str):
         st.warning(loaded)
         return

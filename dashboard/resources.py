@@ -46,6 +46,7 @@ from model.explain.heatmap import Heatmap
 from model.explain.pause import GATE, install_checkpoints
 from model.explain.quality import FaithfulnessCurves
 from model.explain.registry import EXPLAINERS
+from model.labels import positive_index
 from model.loading import Classifier, load_classifier
 
 
@@ -133,8 +134,15 @@ def lane(method: str) -> Lane:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_classifier_cached(source: str) -> Classifier:
-    """Load a classifier once for all sessions; errors are not cached (a fixed folder loads on rerun)."""
+    """Load a classifier once for all sessions; errors are not cached (a fixed folder loads on rerun).
+
+    Raises:
+        ModelLoadError: the source cannot be loaded.
+        LabelMismatchError: its class names are not plain, or it has no "tumor" class: every page shows
+            P(tumor) and its maps, and no other class is guessed in its place.
+    """
     classifier = load_classifier(source)
+    positive_index(classifier.labels)
     install_checkpoints(classifier.model)  # slow-lane work pauses at any layer while a first answer runs
     inference.warm_up(classifier)  # its hooks settle before two lanes may run it at once
     return classifier

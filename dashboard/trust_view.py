@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from numpy.typing import NDArray
 
-from dashboard import resources, settings, widgets_trust
+from dashboard import resources, settings, widgets_eval, widgets_trust
 from dashboard.safe_text import plain
 from model.explain import integrated_gradients
 from model.explain import trust as tr
@@ -297,10 +297,9 @@ def map_notes(method: str, record: Heatmap, view: dict, geometry: Geometry | Non
 def show_scale(view: dict) -> None:
     """The colour bar of the maps (positive or signed view) and what its scale and clipping mean."""
     top = DISPLAY_MAX_X_UNIFORM
-    with resources.LOCK:
-        if view.get("signed"):
-            st.pyplot(figures_trust.build_signed_colourbar_figure(top), width=520)
-        else:
-            st.pyplot(figures.build_colourbar_figure(view["cmap"], top), width=520)
+    if view.get("signed"):
+        widgets_eval.show_figure(figures_trust.build_signed_colourbar_figure(top), width=520)
+    else:
+        widgets_eval.show_figure(figures.build_colourbar_figure(view["cmap"], top), width=520)
     caption = SIGNED_CAPTION if view.get("signed") else SCALE_CAPTION
     st.caption(caption.format(top=top))

@@ -7,6 +7,7 @@ key and returns a plain value, so pages never touch session state for these sett
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import streamlit as st
 from matplotlib.figure import Figure
@@ -135,7 +136,12 @@ def show_compare_methods(labels: dict[str, str], key: str = "quality.methods") -
     )
 
 
-def show_figure(fig: Figure) -> None:
-    """Render a matplotlib figure; under the shared lock because matplotlib rendering is not thread-safe."""
+def show_figure(fig: Figure, width: int | Literal["stretch", "content"] = "stretch") -> None:
+    """Render a matplotlib figure; under the shared lock because matplotlib rendering is not thread-safe.
+
+    Args:
+        fig: a figure built with the OO API (it is not cleared, so a cached figure can be shown again).
+        width: pixels, or Streamlit's "stretch" (the container's width) / "content".
+    """
     with LOCK:
-        st.pyplot(fig, clear_figure=False, width="stretch")
+        st.pyplot(fig, clear_figure=False, width=width)

@@ -26,7 +26,7 @@ from model.evaluate.calibration import softmax_with_temperature
 from model.explain import gradient_rollout, rollout
 from model.explain.heatmap import Heatmap
 from model.explain.state import gradients_enabled
-from model.labels import POSITIVE_LABEL
+from model.labels import positive_index
 from model.loading import Classifier
 from model.preprocess import Geometry, PreprocessConfig, preprocess
 
@@ -113,11 +113,6 @@ def calibration_temperature(eval_dir: str | Path, fingerprint: str) -> tuple[flo
     )
 
 
-def positive_index(labels: tuple[str, ...]) -> int:
-    """Index of :data:`POSITIVE_LABEL` in ``labels``, else the last class (a hub model with other names)."""
-    return labels.index(POSITIVE_LABEL) if POSITIVE_LABEL in labels else len(labels) - 1
-
-
 def _shift(x: torch.Tensor, dy: int, dx: int, fill: torch.Tensor) -> torch.Tensor:
     """Translate (3, S, S) by (dy, dx) pixels, filling the uncovered edge with ``fill`` (3, 1, 1)."""
     s = x.shape[-1]
@@ -183,6 +178,7 @@ def predict_tensor(
 
     Raises:
         ValueError: temperature is not a positive finite number.
+        LabelMismatchError: the model has no "tumor" class (:func:`model.labels.positive_index`).
     """
     batch = tta_batch(pixel_values, classifier.preprocess) if tta else pixel_values[None]
     return _prediction(classifier, _logits(classifier, batch), temperature)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from model.errors import MriExplainError
+
 # Folder name (one sub-folder per class) -> human label. Order here is the model's class-index order.
 DEFAULT_CLASS_MAP: Mapping[str, str] = {"no": "no tumor", "yes": "tumor"}
 LABELS: tuple[str, ...] = tuple(DEFAULT_CLASS_MAP.values())
@@ -16,7 +18,7 @@ POSITIVE_LABEL = "tumor"
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _()-]{0,63}")
 
 
-class LabelMismatchError(ValueError):
+class LabelMismatchError(MriExplainError, ValueError):
     """A model's or artifact's labels differ from the ones expected."""
 
 
@@ -51,3 +53,40 @@ def check_labels(
             "Use a model and evaluations trained for the same classes "
             "(labels come from config.json id2label)."
         )
+
+
+def class_index(labels: tuple[str, ...] | list[str], label: str) -> int:
+    """The index of ``label`` in a model's ``labels``, refused when the model has no such class.
+
+    Args:
+        labels: class names in index order (``config.id2label``).
+        label: the class wanted (e.g. :data:`POSITIVE_LABEL`, or a label read from a predictions file).
+
+    Returns:
+        Its index in ``labels``.
+
+    Raises:
+        LabelMismatchError: ``label`` is not one of ``labels``; no other class is guessed in its place.
+    """
+    if label not in labels:
+        raise LabelMismatchError(
+            f"The model has no class '{label}' (its labels are {list(labels)}).",
+            fix=f"choose a model whose config.json id2label names '{label}'",
+        )
+    return list(labels).index(label)
+
+
+def positive_index(labels: tuple[str, ...] | list[str]) -> int:
+    """The index of :data:`POSITIVE_LABEL` ("tumor"): the class whose probability and maps pages show.
+
+    Args:
+        labels: class names in index order (``config.id2label``).
+
+    Returns:
+        Its index in ``labels``.
+
+    Raises:
+        LabelMismatchError: the model has no "tumor" class (a hub model with other class names); the
+            project does not guess which of its classes means tumour.
+    """
+    return class_index(labels, POSITIVE_LABEL)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from transformers import ViTConfig, ViTForImageClassification
 
+from model.errors import MriExplainError
 from model.labels import LABELS, LabelMismatchError, check_labels, id2label, is_plain_label, label2id
 from model.preprocess import PREPROCESSOR_FILE, PreprocessConfig
 
@@ -49,7 +50,7 @@ ARCHITECTURES: dict[str, dict[str, int]] = {
 }
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(MriExplainError, RuntimeError):
     """A model could not be loaded; the message says what to do instead."""
 
 

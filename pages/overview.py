@@ -6,9 +6,8 @@ import streamlit as st
 
 from dashboard import layout, model_card, resources, settings, tables
 from dashboard.safe_text import plain
+from model.errors import MriExplainError
 from model.evaluate.artifacts import ArtifactError
-from model.labels import LabelMismatchError
-from model.loading import ModelLoadError
 
 layout.page_header("Overview", "What this model is, how it was trained and tested, and what it is (not) for.")
 st.warning(
@@ -21,7 +20,7 @@ st.warning(
 source, eval_dir = settings.model_source(), settings.eval_dir()
 try:
     classifier = resources.load_classifier_cached(source)
-except (ModelLoadError, LabelMismatchError) as err:
+except MriExplainError as err:  # ModelLoadError, LabelMismatchError
     classifier = None
     st.error(f"{plain(err)}\n\n{layout.MODEL_FIX}")
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from model.data.scan import MAX_FILE_BYTES
+from model.errors import MriExplainError
 from model.loading import path_text_problem
 
 
-class CaseFileError(ValueError):
+class CaseFileError(MriExplainError, ValueError):
     """A case path does not name a readable file inside the data folder (one message for every reason)."""
 
 

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm import tqdm
 
+from model.errors import MriExplainError
 from model.io import write_json
 
 REFERENCE_FILE = "input_reference.json"
@@ -60,7 +61,7 @@ FEATURES: dict[str, str] = {
 }
 
 
-class InputReferenceError(ValueError):
+class InputReferenceError(MriExplainError, ValueError):
     """The reference file is unreadable or of another schema; the message names the command to rebuild it."""
 
 

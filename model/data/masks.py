@@ -16,6 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from model.errors import MriExplainError
+
 MASKS_CSV = "masks.csv"
 # JPEG masks carry compression fuzz near 0 and 255; the README's threshold (fewer than 0.02 % of pixels fall
 # between 30 and 225, so the exact value hardly matters).
@@ -23,7 +25,7 @@ MASK_THRESHOLD = 127
 _REQUIRED = ("mask", "image", "image_sha256", "mask_w", "mask_h", "image_w", "image_h", "size_match")
 
 
-class MaskError(ValueError):
+class MaskError(MriExplainError, ValueError):
     """The mask folder is missing or malformed; the message names the fix."""
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from model.data.split import write_manifest
+from model.errors import MriExplainError
 from model.labels import DEFAULT_CLASS_MAP
 
 POOL_LABELS_FILE = "labels.csv"
@@ -33,7 +34,7 @@ FIX_HINT = (
 )
 
 
-class PoolError(ValueError):
+class PoolError(MriExplainError, ValueError):
     """The pool folder or pool manifest is missing or malformed; the message names the fix."""
 
 

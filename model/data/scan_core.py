@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from model.errors import MriExplainError
+
 # 40 megapixels: the largest real scan is 1920x1080 (2 MP) and clinical slices are <= 2048x2048 (4 MP); 40 MP
 # leaves 10x headroom while capping a decode at ~160 MB (RGBA), where a 100-byte file could ask for 40 GB.
 MAX_PIXELS = 40_000_000
@@ -27,7 +29,7 @@ MIN_SIDE = 16
 MAX_ASPECT_RATIO = 5.0
 
 
-class ScanError(ValueError):
+class ScanError(MriExplainError, ValueError):
     """The input is not a usable scan; the message says why in plain words and what to do instead."""
 
 

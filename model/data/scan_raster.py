@@ -27,6 +27,7 @@ from model.data.scan_core import (
     scale_to_uint8,
     shrink_image,
 )
+from model.errors import MriExplainError
 
 # The containers scans (and screenshots of scans) come in; everything else Pillow knows is refused unopened.
 SCAN_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "GIF", "WEBP")
@@ -48,12 +49,8 @@ NO_KNOWN_FORMAT = (
 )
 
 
-class NotAScanImage(Exception):
+class NotAScanImage(MriExplainError):
     """Pillow may not open the content; ``message`` says why (the caller may still try headerless DICOM)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def decode_raster(data: bytes, digest: str, frame: int | None, max_pixels: int) -> Scan:

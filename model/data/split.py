@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from model.data.duplicates import NEAR_DUPLICATE_MAX_BITS, Groups, compare_groups, find_groups, fingerprint
 from model.data.scan import ScanError, load_scan
+from model.errors import MriExplainError
 from model.io import write_csv
 from model.labels import DEFAULT_CLASS_MAP
 
@@ -40,11 +41,11 @@ DEFAULT_SEED = 42
 FIX_HINT = "python -m model.data split --data DIR --out FILE"
 
 
-class DataError(ValueError):
+class DataError(MriExplainError, ValueError):
     """The data folder is unusable (missing, or without the expected class sub-folders)."""
 
 
-class ManifestError(ValueError):
+class ManifestError(MriExplainError, ValueError):
     """A split manifest is missing or malformed; the message says how to regenerate it."""
 
 

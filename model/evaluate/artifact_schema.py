@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from model.errors import MriExplainError
 from model.evaluate.calibration import check_temperature, softmax_with_temperature
 from model.evaluate.metrics import (
     CAL_PREFIX,
@@ -42,7 +43,7 @@ RECOMPUTE_TOL = 1e-9
 SOFTMAX_TOL = 1e-9
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(MriExplainError, RuntimeError):
     """A saved evaluation is missing, corrupt or belongs to another model; the message names the fix."""
 
 

@@ -13,11 +13,13 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from model.errors import MriExplainError
+
 ENGINES = ("local", "ray")
 DEFAULT_MAX_RESTARTS = 3
 
 
-class EngineError(ValueError):
+class EngineError(MriExplainError, ValueError):
     """The engine options cannot work as given (or Ray is missing); the message names the fix."""
 
 

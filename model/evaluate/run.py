@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from model.data.scan import Scan, ScanError, load_scan
 from model.data.split import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
+from model.errors import MriExplainError
 from model.evaluate.artifacts import (
     ArtifactError,
     build_records,
@@ -56,7 +57,7 @@ DEFAULT_BATCH_SIZE = 16
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(MriExplainError, ValueError):
     """The data, manifest or options cannot be evaluated as given; the message says what to change."""
 
 

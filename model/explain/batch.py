@@ -32,13 +32,14 @@ from tqdm import tqdm
 from model.data.masks import MaskError, MaskIndex, load_mask, read_mask_index
 from model.data.scan import ScanError, load_scan
 from model.data.split import ManifestError, read_manifest
+from model.errors import MriExplainError
 from model.evaluate.artifacts import ArtifactError, read_evaluation
 from model.evaluate.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
 from model.evaluate.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
 from model.explain import quality, sanity, summary
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS, safe_explain
-from model.labels import POSITIVE_LABEL
+from model.labels import POSITIVE_LABEL, positive_index
 from model.loading import Classifier, ModelLoadError, load_classifier
 from model.preprocess import Geometry, PreprocessConfig, preprocess
 
@@ -48,7 +49,7 @@ DEFAULT_SANITY_CASES = 6
 LOCALISATION_COLUMNS = ("pointing_hit", "mask_share", "area_share", "chance_hit")
 
 
-class BatchInputError(ValueError):
+class BatchInputError(MriExplainError, ValueError):
     """Bad command-line input; printed as one line, exit code 2."""
 
 
@@ -66,8 +67,8 @@ class Run:
 
     @property
     def tumour_index(self) -> int | None:
-        labels = self.classifier.labels
-        return labels.index(POSITIVE_LABEL) if POSITIVE_LABEL in labels else None
+        """The tumour class, whose map is scored against the masks; None without masks (nothing to score)."""
+        return positive_index(self.classifier.labels) if self.masks is not None else None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,11 +129,16 @@ def prepare(args: argparse.Namespace) -> Run:
     if not args.data.is_dir():
         raise BatchInputError(f"Data folder {args.data} not found; pass the folder holding yes/ and no/.")
     classifier = load_classifier(args.model)
-    cases = load_cases(args, classifier.fingerprint, classifier.labels)
     masks_dir = args.masks or args.data.parent / f"{args.data.name}_masks"
     masks = read_mask_index(masks_dir) if (masks_dir / "masks.csv").exists() else None
     if args.masks is not None and masks is None:
         raise BatchInputError(f"No masks.csv in {args.masks}; pass the brain_tumor_dataset_masks folder.")
+    if masks is not None and POSITIVE_LABEL not in classifier.labels:  # localisation scores that class's map
+        raise BatchInputError(
+            f"The tumour masks in {masks_dir} need a model with a '{POSITIVE_LABEL}' class; "
+            f"{args.model} has {list(classifier.labels)}. Choose that model, or move the masks folder away."
+        )
+    cases = load_cases(args, classifier.fingerprint, classifier.labels)
     methods = {
         m: {**EXPLAINERS[m].defaults, **({"seed": args.seed} if m in SEEDED else {})} for m in args.methods
     }

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as nn_module
 
+from model.errors import MriExplainError
 from model.explain.pause import pause_checkpoint_hook
 
 # Name of transformers' lazily installed, context-var-gated capture hook (utils/output_capturing.py).
@@ -41,7 +42,7 @@ _GLOBAL_HOOK_DICTS = (
 )
 
 
-class ModelStateError(RuntimeError):
+class ModelStateError(MriExplainError, RuntimeError):
     """An explanation changed the shared model; the message says what and how to recover."""
 
 

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from transformers import ViTConfig, ViTForImageClassification
 
+from model.errors import MriExplainError
 from model.labels import LABELS, id2label, label2id
 from model.loading import save_classifier
 from model.preprocess import PreprocessConfig
@@ -71,7 +72,7 @@ SOURCE_NOTE = (
 )
 
 
-class PretrainedError(RuntimeError):
+class PretrainedError(MriExplainError, RuntimeError):
     """The pretrained weights could not be found, read or converted; the message says what to do."""
 
 

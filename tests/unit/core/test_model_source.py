@@ -81,3 +81,24 @@ def test_odd_folder_fields_fall_back_with_a_sentence_and_the_model_field_is_neve
     problems = settings.field_problems()
     assert set(problems) == {"Model", "Evaluation folder", "Data folder"}
     assert all("e" * 50 not in p and "m" * 50 not in p for p in problems.values())  # never quoted
+
+
+# The two loaders once checked hub ids apart: load_classifier refused a name with a file suffix, while
+# load_for_finetuning sent it to the hub. Both now go through source_kind and give the same sentence.
+DISAGREED_IDS = ["owner/name.json", "owner/model.safetensors", "runs/vit.v2"]
+
+
+@pytest.mark.parametrize("source", DISAGREED_IDS)
+def test_the_two_loaders_agree_on_ids_the_old_checks_disagreed_on(source, monkeypatch):
+    from model import loading
+
+    def no_hub(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("a name with a file suffix was sent to the hub")
+
+    monkeypatch.setattr(loading, "_load_from_hub", no_hub)
+    messages = []
+    for load in (loading.load_classifier, loading.load_for_finetuning):
+        with pytest.raises(ModelLoadError, match="does not exist") as err:
+            load(source)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]

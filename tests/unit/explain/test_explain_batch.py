@@ -17,8 +17,9 @@ from model.explain.batch import main, sanity_cases
 from model.explain.registry import EXPLAINERS
 from model.explain.summary import ExplanationArtifactError, map_key, read_explanation_summary
 from model.labels import LABELS
-from model.loading import load_classifier
-from model.preprocess import preprocess
+from model.loading import load_classifier, save_classifier
+from model.preprocess import PreprocessConfig, preprocess
+from tests.conftest import make_tiny_vit
 from tests.phantoms import write_phantom_dataset
 from tests.unit.explain_toys import one_torch_thread
 
@@ -171,3 +172,13 @@ def test_manifest_fallback_when_no_evaluation_exists(workspace, tmp_path):
         == 0
     )
     assert read_explanation_summary(out).summary["n_cases"] == 2
+
+
+def test_masks_with_a_model_without_a_tumour_class_are_refused_not_skipped(workspace, tmp_path, capsys):
+    model = tmp_path / "hub_like"
+    hub_like = make_tiny_vit(labels=("glioma", "meningioma"))
+    save_classifier(hub_like, PreprocessConfig(image_size=32), model, {})
+    assert _run({**workspace, "model": model}, tmp_path / "out", "--methods", "gradcam") == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error:") and "'tumor' class" in last and "masks" in last
+    assert not (tmp_path / "out").exists()
