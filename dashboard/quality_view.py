@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import audit_view, resources
+from dashboard import audit_view, resources, widgets_eval
 from dashboard.tables import format_interval
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS
@@ -143,19 +143,16 @@ def render_pair(
         left.caption(f"No saved map of {_label(summary, method)} for this scan.")
     else:
         real = Heatmap(np.asarray(saved, np.float32), "patch", method, target, tuple(geometry.input_size))
-        with resources.LOCK:
-            left.pyplot(
-                figures.build_map_figure(scan.image, real, geometry, "trained model (saved)"),
-                width=PAIR_WIDTH_PX,
-            )
+        with left:
+            trained = figures.build_map_figure(scan.image, real, geometry, "trained model (saved)")
+            widgets_eval.show_figure(trained, width=PAIR_WIDTH_PX)
     with st.spinner(f"Explaining with the randomised model ({_label(summary, method)})…"):
         random = resources.randomised_map_cached(
             classifier.source, classifier.fingerprint, sha, data, method, target
         )
-    with resources.LOCK:
-        right.pyplot(
-            figures.build_map_figure(scan.image, random, geometry, "randomised model"), width=PAIR_WIDTH_PX
-        )
+    with right:
+        randomised = figures.build_map_figure(scan.image, random, geometry, "randomised model")
+        widgets_eval.show_figure(randomised, width=PAIR_WIDTH_PX)
     rho = case.get(method)
     st.caption(
         f"{_label(summary, method)}: rank correlation between the two maps in the batch job "
