@@ -1,8 +1,8 @@
 """The model card in brief, for the Overview page: architecture facts and chosen sections of ``README.md``.
 
-The card itself is written by ``python -m model.evaluate.card`` into the model folder; this module only reads
-it and
-picks sections by their ``## `` headings, so the page shows parts instead of the whole markdown wall. When a
+The card itself is written by ``python -m model.evaluate.card`` into the model folder; this module reads its
+sections back with the card's own parser (:func:`model.evaluate.card_format.parse_card`), so the page shows
+parts instead of the whole markdown wall. When a
 folder has no card (a hub model, an untrained folder), the data caveats and intended use that
 :mod:`model.evaluate.card` would have written are shown instead, flagged as generic.
 """
@@ -16,24 +16,13 @@ import pandas as pd
 
 from model.data.split import SPLIT_FRACTIONS, SPLITS
 from model.evaluate import card
+from model.evaluate.card_format import parse_card
 from model.loading import RUN_CONFIG_FILE, Classifier, path_text_problem
 
 DATA_SECTION, SPLIT_SECTION = "Training data and its caveats", "Split"
 USE_SECTION, LIMITS_SECTION = "Intended use", "Limitations"
 CARD_COMMAND = "python -m model.evaluate.card --model MODEL_DIR --eval EVAL_DIR"
 SPLIT_COMMAND = "python -m model.data split --data DIR --out artifacts/split_manifest.csv"
-
-
-def card_sections(text: str) -> dict[str, str]:
-    """Split a markdown card into ``{heading: body}`` at its ``## `` headings (front matter is dropped)."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        if line.startswith("## "):
-            current = sections.setdefault(line[3:].strip(), [])
-        elif current is not None:
-            current.append(line)
-    return {heading: "\n".join(body).strip() for heading, body in sections.items()}
 
 
 def _model_file(source: str, name: str) -> Path | None:
@@ -52,7 +41,7 @@ def read_card(source: str) -> dict[str, str]:
     """Sections of the card in model folder ``source``; empty when there is no card (e.g. a hub id)."""
     path = _model_file(source, card.CARD_FILE)
     try:
-        return card_sections(path.read_text(encoding="utf-8")) if path else {}
+        return parse_card(path.read_text(encoding="utf-8")).section_bodies() if path else {}
     except (OSError, UnicodeDecodeError):
         return {}
 

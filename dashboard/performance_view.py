@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import resources, tables, tables_threshold, widgets_eval
-from model.evaluate.artifacts import Evaluation
+from model.evaluate.artifacts import Evaluation, confusion_frame
 from model.figures import evaluation
 from model.figures import threshold as figures_threshold
 
@@ -70,7 +70,7 @@ def show_chosen_split(eval_dir: Path, ev: Evaluation, threshold: float, calibrat
     """The chosen split's counts as a table and its ROC and PR curves with the operating point."""
     result = resources.metrics_at_threshold(eval_dir, ev, threshold, calibrated)
     with st.expander(f"{ev.name}: counts as a table (rows = true label, columns = predicted label)"):
-        st.table(tables.confusion_table(result, ev.labels))
+        st.table(confusion_frame(ev, counts=result["confusion"]))
     roc, pr = resources.curves(eval_dir, ev, calibrated)
     roc_kw, pr_kw = tables.curve_kwargs(result, roc, pr, tables.positive_label(ev))
     roc_col, pr_col = st.columns(2)

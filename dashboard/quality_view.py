@@ -17,6 +17,7 @@ import streamlit as st
 
 from dashboard import audit_view, resources, widgets_eval
 from dashboard.tables import format_interval
+from model.evaluate.result_views import Interval
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS
 from model.explain.summary import EVAL_SUBDIR, RANDOM_REFERENCE, ExplanationSummary
@@ -28,39 +29,44 @@ EXPLANATIONS_SUBDIR = EVAL_SUBDIR  # python -m model.explain --out EVAL_DIR/expl
 PAIR_WIDTH_PX = 360  # each map of the trained/randomised pair; full-width maps dwarf the page
 
 
-def _interval(block: dict, value_key: str = "mean") -> str:
-    return format_interval(block[value_key], *block["ci95"])
+def _interval(value: float, ci95: Interval) -> str:
+    return format_interval(value, ci95.low, ci95.high)
 
 
 def _label(summary: ExplanationSummary, method: str) -> str:
-    return summary.summary["methods"][method].get("label", method)
+    return summary.info.methods[method].label
 
 
 def describe(summary: ExplanationSummary) -> str:
     """One line: split, number of scans, model, curve and sanity settings."""
-    s, cfg = summary.summary, summary.summary["settings"]
+    s = summary.info
     return (
-        f"Split '{s['split']}': {s.get('n_cases', '?')} scans; model {s['checkpoint']}; "
-        f"{cfg.get('steps', '?')} steps per deletion/insertion curve; sanity check on "
-        f"{cfg.get('sanity_cases', '?')} scans; 95% intervals bootstrap over duplicate groups."
+        f"Split '{s.split}': {_count(s.n_cases)} scans; model {s.checkpoint}; "
+        f"{_count(s.steps)} steps per deletion/insertion curve; sanity check on "
+        f"{_count(s.sanity_cases)} scans; 95% intervals bootstrap over duplicate groups."
     )
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
 
 
 def summary_frame(summary: ExplanationSummary) -> pd.DataFrame:
     """One row per method (random reference last): faithfulness, sanity and localisation, with intervals."""
     rows = {}
-    methods = summary.summary["methods"]
+    methods = summary.info.methods
     for name in sorted(methods, key=lambda m: m == RANDOM_REFERENCE):
         m = methods[name]
-        sanity, pg, share = m["sanity"], m["pointing_game"], m["mask_share"]
-        verdict = {True: "pass", False: "fail"}.get(sanity.get("passed"), "not checked")
-        rows[m.get("label", name)] = {
-            "deletion AUC ↓": _interval(m["deletion_auc"]),
-            "insertion AUC ↑": _interval(m["insertion_auc"]),
-            "sanity: median ρ ↓": f"{format_interval(sanity['median_spearman'])} ({verdict})",
-            "pointing game ↑": f"{_interval(pg, 'hit_rate')} vs chance {format_interval(pg['chance'])}",
-            "relevance in mask ↑": f"{_interval(share)} vs area {format_interval(share['area_share'])}",
-            "scans": m["n_cases"],
+        sanity, pg, share = m.sanity, m.pointing_game, m.mask_share
+        verdict = {True: "pass", False: "fail"}.get(sanity.passed, "not checked")
+        rows[m.label] = {
+            "deletion AUC ↓": _interval(m.deletion_auc.mean, m.deletion_auc.ci95),
+            "insertion AUC ↑": _interval(m.insertion_auc.mean, m.insertion_auc.ci95),
+            "sanity: median ρ ↓": f"{format_interval(sanity.median_spearman)} ({verdict})",
+            "pointing game ↑": f"{_interval(pg.hit_rate, pg.ci95)} vs chance {format_interval(pg.chance)}",
+            "relevance in mask ↑": f"{_interval(share.mean, share.ci95)} vs area "
+            + format_interval(share.area_share),
+            "scans": m.n_cases,
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "method"
@@ -69,32 +75,27 @@ def summary_frame(summary: ExplanationSummary) -> pd.DataFrame:
 
 def curve_inputs(summary: ExplanationSummary) -> dict[str, tuple]:
     """method label -> (fractions, mean deletion curve, mean insertion curve), for methods with curves."""
-    out = {}
-    for name, m in summary.summary["methods"].items():
-        if "curves" in m:
-            c = m["curves"]
-            out[m.get("label", name)] = (c["fractions"], c["deletion"], c["insertion"])
-    return out
+    return {m.label: (m.curves.fractions, m.curves.deletion, m.curves.insertion)
+            for m in summary.info.methods.values() if m.curves is not None}  # fmt: skip
 
 
 def sanity_inputs(summary: ExplanationSummary) -> tuple[list[str], list[float], list[bool], float]:
     """(labels, median Spearman, verdicts, threshold) of the methods that went through the sanity check."""
-    checked = {n: m for n, m in summary.summary["methods"].items() if m["sanity"].get("passed") is not None}
-    names = [m.get("label", n) for n, m in checked.items()]
-    rho = [m["sanity"]["median_spearman"] for m in checked.values()]
-    verdicts = [bool(m["sanity"]["passed"]) for m in checked.values()]
-    return names, rho, verdicts, summary.summary["settings"]["sanity_threshold"]
+    checked = [m for m in summary.info.methods.values() if m.sanity.passed is not None]
+    names = [m.label for m in checked]
+    rho = [m.sanity.median_spearman for m in checked]
+    verdicts = [bool(m.sanity.passed) for m in checked]
+    return names, rho, verdicts, summary.info.sanity_threshold
 
 
 def pointing_inputs(summary: ExplanationSummary) -> tuple[list[str], list[float], list[float], list[float]]:
     """(labels, hit rate, low, high) of the methods scored against tumour masks."""
-    scored = {n: m["pointing_game"] for n, m in summary.summary["methods"].items() if m["pointing_game"]["n"]}
-    labels = [_label(summary, n) for n in scored]
+    scored = [m for m in summary.info.methods.values() if m.pointing_game.n]
     return (
-        labels,
-        [p["hit_rate"] for p in scored.values()],
-        [p["ci95"][0] for p in scored.values()],
-        [p["ci95"][1] for p in scored.values()],
+        [m.label for m in scored],
+        [m.pointing_game.hit_rate for m in scored],
+        [m.pointing_game.ci95.low for m in scored],
+        [m.pointing_game.ci95.high for m in scored],
     )
 
 
@@ -156,12 +157,12 @@ def render_pair(
     rho = case.get(method)
     st.caption(
         f"{_label(summary, method)}: rank correlation between the two maps in the batch job "
-        f"ρ = {format_interval(rho)} (pass below {summary.summary['settings']['sanity_threshold']})."
+        f"ρ = {format_interval(rho)} (pass below {summary.info.sanity_threshold})."
     )
 
 
 def compare_labels(summary: ExplanationSummary, cases: pd.DataFrame) -> dict[str, str]:
     """Registry key -> label of the methods with a sanity result, fast ones first (first = default)."""
-    names = [c for c in cases.columns if c in summary.summary["methods"] and c != RANDOM_REFERENCE]
+    names = [c for c in cases.columns if c in summary.info.methods and c != RANDOM_REFERENCE]
     names.sort(key=lambda n: EXPLAINERS[n].speed != "fast" if n in EXPLAINERS else True)
     return {n: _label(summary, n) for n in names}

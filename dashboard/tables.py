@@ -20,6 +20,7 @@ from dashboard.safe_text import plain
 from model.evaluate.artifacts import Evaluation
 from model.evaluate.metrics import predict_indices, record_arrays
 from model.evaluate.readings import evaluation_readings
+from model.evaluate.result_views import Interval, ResultView
 
 # Display names in table order; the first four are the headline metrics.
 METRIC_NAMES: dict[str, str] = {
@@ -68,23 +69,27 @@ def format_interval(
     return text
 
 
-def _view(source: Evaluation | Mapping, calibrated: bool) -> Mapping:
-    """The block holding metrics/ci95/confusion: a compute_metrics result, or a saved evaluation's view."""
+def _view(source: Evaluation | Mapping | ResultView, calibrated: bool) -> ResultView:
+    """The typed numbers of a saved evaluation's view, or of a compute_metrics result."""
     if isinstance(source, Evaluation):
-        view = source.results["calibrated"] if calibrated else source.results
-        if view is None:
+        if calibrated and source.calibrated is None:
             raise ValueError(f"evaluation '{source.name}' has no calibrated probabilities.")
-        return view
-    return source
+        return source.view(calibrated)
+    return source if isinstance(source, ResultView) else ResultView.from_dict(source)
+
+
+def _ends(interval: Interval) -> tuple[float, float]:
+    return interval.low, interval.high
 
 
 def metric_cells(
-    source: Evaluation | Mapping, calibrated: bool = False, names: Sequence[str] = tuple(METRIC_NAMES)
+    source: Evaluation | Mapping | ResultView,
+    calibrated: bool = False,
+    names: Sequence[str] = tuple(METRIC_NAMES),
 ) -> dict[str, str]:
     """Formatted ``value (low–high)`` per metric key, from a saved evaluation or a compute_metrics result."""
     view = _view(source, calibrated)
-    ci = view.get("ci95") or {}
-    return {name: format_interval(view["metrics"][name], *(ci.get(name) or (None, None))) for name in names}
+    return {name: format_interval(view.metrics.value(name), *_ends(view.interval(name))) for name in names}
 
 
 def headline(ev: Evaluation, calibrated: bool = False) -> list[tuple[str, str, str]]:
@@ -92,7 +97,7 @@ def headline(ev: Evaluation, calibrated: bool = False) -> list[tuple[str, str, s
     view = _view(ev, calibrated)
     out = []
     for name in HEADLINE:
-        value, (low, high) = view["metrics"][name], (view.get("ci95") or {}).get(name, (None, None))
+        value, (low, high) = view.metrics.value(name), _ends(view.interval(name))
         interval = f"95% CI {low:.2f}–{high:.2f}" if _finite(low) and _finite(high) else "no interval"
         interval += f" ({DEGENERATE})" if is_degenerate(low, high) else ""
         out.append((METRIC_NAMES[name], format_interval(value), interval))
@@ -101,16 +106,15 @@ def headline(ev: Evaluation, calibrated: bool = False) -> list[tuple[str, str, s
 
 def has_calibration(ev: Evaluation) -> bool:
     """Whether the evaluation holds temperature-scaled probabilities."""
-    return ev.results["calibrated"] is not None
+    return ev.calibrated is not None
 
 
 def describe(ev: Evaluation) -> str:
     """One line naming an evaluation: its name, cases, duplicate groups, checkpoint and threshold."""
-    r = ev.results
-    kind = "external data set" if r["kind"] == "external" else "split"
+    kind = "external data set" if ev.kind == "external" else "split"
     return (
-        f"{plain(ev.name)} ({kind}): {r['n']} scans in {r.get('n_groups', r['n'])} duplicate groups; "
-        f"model {plain(r['checkpoint'])}; threshold {r['threshold']:.2f}"
+        f"{plain(ev.name)} ({kind}): {ev.n} scans in {ev.n_groups} duplicate groups; "
+        f"model {plain(ev.checkpoint)}; threshold {ev.threshold:.2f}"
     )
 
 
@@ -121,7 +125,7 @@ def split_metrics_frame(evaluations: Sequence[Evaluation], calibrated: bool = Fa
     """
     columns = {}
     for ev in evaluations:
-        header = f"{ev.name} (n={ev.results['n']})"
+        header = f"{ev.name} (n={ev.n})"
         if calibrated and not has_calibration(ev):
             columns[header] = dict.fromkeys(METRIC_NAMES, NOT_AVAILABLE)
         else:
@@ -134,32 +138,22 @@ def split_metrics_frame(evaluations: Sequence[Evaluation], calibrated: bool = Fa
 
 def threshold_metrics_frame(result: Mapping) -> pd.DataFrame:
     """One compute_metrics result as a frame: index = metric name, one column of value (interval)."""
-    cells = metric_cells(result)
-    names = pd.Index([METRIC_NAMES[k] for k in cells], name=f"at threshold {result['threshold']:.2f}")
+    view = _view(result, False)
+    cells = metric_cells(view)
+    names = pd.Index([METRIC_NAMES[k] for k in cells], name=f"at threshold {view.threshold:.2f}")
     return pd.DataFrame({"value (95% interval)": list(cells.values())}, index=names)
 
 
 def saved_result(ev: Evaluation, calibrated: bool = False) -> dict:
     """A saved evaluation's metrics in the shape of a ``compute_metrics`` result (no recomputation)."""
-    view = _view(ev, calibrated)
-    return {**view, "n": ev.results["n"], "threshold": saved_threshold(ev)}
+    _view(ev, calibrated)  # no calibration: ValueError
+    view = ev.results["calibrated"] if calibrated else ev.results
+    return {**view, "n": ev.n, "threshold": ev.threshold}
 
 
-def confusion_counts(result: Mapping) -> np.ndarray:
-    """(K, K) int64 counts of a compute_metrics result; rows = true label, columns = predicted label."""
-    return np.asarray(result["confusion"], dtype=np.int64)
-
-
-def confusion_table(result: Mapping, labels: Sequence[str]) -> pd.DataFrame:
-    """Counts of a compute_metrics result as a frame: index = true label, columns = predicted label."""
-    return pd.DataFrame(
-        confusion_counts(result),
-        index=pd.Index(list(labels), name="true label"),
-        columns=pd.Index(list(labels), name="predicted label"),
-    )
-
-
-def curve_kwargs(result: Mapping, roc: pd.DataFrame, pr: pd.DataFrame, positive: str) -> tuple[dict, dict]:
+def curve_kwargs(
+    result: Mapping | ResultView, roc: pd.DataFrame, pr: pd.DataFrame, positive: str
+) -> tuple[dict, dict]:
     """Keyword arguments of ``build_roc_figure`` and ``build_pr_figure`` for one threshold's result.
 
     Args:
@@ -167,22 +161,23 @@ def curve_kwargs(result: Mapping, roc: pd.DataFrame, pr: pd.DataFrame, positive:
         roc: ``roc_curve_points`` frame; pr: ``pr_curve_points`` frame (same records).
         positive: the positive class.
     """
-    m, threshold = result["metrics"], result["threshold"]
-    support = m["per_class"][positive]["support"]
-    recall = m["sensitivity"]
+    view = _view(result, False)
+    m, threshold = view.metrics, view.threshold
+    pos = m.per_class[positive]
+    recall = m.sensitivity
     roc_kw = {
         "fpr": roc["fpr"].to_numpy(),
         "tpr": roc["tpr"].to_numpy(),
-        "auc": m["roc_auc"],
-        "operating_point": (1.0 - m["specificity"], recall),
+        "auc": m.roc_auc,
+        "operating_point": (1.0 - m.specificity, recall),
         "threshold": threshold,
     }
     pr_kw = {
         "recall": pr["recall"].to_numpy(),
         "precision": pr["precision"].to_numpy(),
-        "average_precision": m["pr_auc"],
-        "prevalence": support / result["n"],
-        "operating_point": (recall, m["per_class"][positive]["precision"]),
+        "average_precision": m.pr_auc,
+        "prevalence": pos.support / view.n,
+        "operating_point": (recall, pos.precision),
         "threshold": threshold,
     }
     return roc_kw, pr_kw
@@ -190,12 +185,12 @@ def curve_kwargs(result: Mapping, roc: pd.DataFrame, pr: pd.DataFrame, positive:
 
 def positive_label(ev: Evaluation) -> str:
     """The class the binary metrics treat as positive."""
-    return ev.results["positive_label"]
+    return ev.positive_label
 
 
 def saved_threshold(ev: Evaluation) -> float:
     """The decision threshold the saved metrics were computed at."""
-    return float(ev.results["threshold"])
+    return ev.threshold
 
 
 def reliability_curves(ev: Evaluation) -> tuple[dict[str, tuple], dict[str, float]]:
@@ -206,14 +201,14 @@ def reliability_curves(ev: Evaluation) -> tuple[dict[str, tuple], dict[str, floa
         name -> ECE of the top-label bins as saved).
     """
     curves, ece = {}, {}
-    views = {"raw": ev.results, "calibrated": ev.results["calibrated"]}
+    views = {"raw": ev.raw, "calibrated": ev.calibrated}
     for name, view in views.items():
         if view is None:
             continue
-        bins = [b for b in view["reliability"]["positive"] if b["count"] > 0]
+        bins = [b for b in view.reliability_positive if b.count > 0]
         columns = ("confidence", "accuracy", "count")
-        curves[name] = tuple(np.array([b[k] for b in bins], dtype=float) for k in columns)
-        ece[name] = view["metrics"]["ece"]
+        curves[name] = tuple(np.array([getattr(b, k) for b in bins], dtype=float) for k in columns)
+        ece[name] = view.metrics.ece
     return curves, ece
 
 
@@ -300,8 +295,7 @@ def audit_summary(cases: pd.DataFrame, ev: Evaluation, threshold: float) -> str:
         for kind, n in audit_counts(cases).items()
     )
     return (
-        f"{len(cases)} of {ev.results['n']} scans in {plain(ev.name)} are listed at threshold "
-        f"{threshold:.2f}: {counts}."
+        f"{len(cases)} of {ev.n} scans in {plain(ev.name)} are listed at threshold {threshold:.2f}: {counts}."
     )
 
 

@@ -73,6 +73,7 @@ from model.evaluate.metrics import (
     predict_indices,
     probability_columns,
 )
+from model.evaluate.result_views import Metrics, ResultView
 from model.io import (
     csv_bytes,
     fsync_dir,
@@ -106,12 +107,15 @@ REQUIRED_KEYS = (
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """One saved evaluation: its results dict (metric nulls read back as NaN) and its per-case records."""
+    """One saved evaluation: its results dict (metric nulls read back as NaN), its per-case records, and the
+    typed views of its raw and (when saved) calibrated numbers, built once by :func:`read_evaluation`."""
 
     name: str
     results: dict
     records: pd.DataFrame
     directory: Path
+    raw: ResultView
+    calibrated: ResultView | None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -123,15 +127,50 @@ class Evaluation:
         """Weights fingerprint of the evaluated model."""
         return self.results["checkpoint"]
 
-    def confusion(self, calibrated: bool = False) -> NDArray[np.int64]:
-        """(K, K) counts at the saved threshold, rows = true label, columns = predicted label."""
-        return np.asarray(self._view(calibrated)["confusion"], dtype=np.int64)
+    @property
+    def positive_label(self) -> str:
+        """The class the binary metrics treat as positive."""
+        return self.results["positive_label"]
 
-    def _view(self, calibrated: bool) -> dict:
-        if calibrated and self.results["calibrated"] is None:
+    @property
+    def kind(self) -> str:
+        """ "split" for a manifest split, "external" for a named folder."""
+        return self.results["kind"]
+
+    @property
+    def n(self) -> int:
+        """Number of scans."""
+        return int(self.results["n"])
+
+    @property
+    def n_groups(self) -> int:
+        """Number of duplicate groups (the bootstrap unit); ``n`` in files that predate it."""
+        return int(self.results.get("n_groups", self.results["n"]))
+
+    @property
+    def threshold(self) -> float:
+        """The decision threshold on the positive probability the saved metrics were computed at."""
+        return float(self.results["threshold"])
+
+    @property
+    def metrics(self) -> Metrics:
+        """The raw-probability metrics."""
+        return self.raw.metrics
+
+    def view(self, calibrated: bool = False) -> ResultView:
+        """The raw or the calibrated numbers.
+
+        Raises:
+            ArtifactError: ``calibrated`` is asked for and the evaluation has no calibration.
+        """
+        if calibrated and self.calibrated is None:
             fix = fix_command(self.name, self.directory)
             raise ArtifactError(f"evaluation '{self.name}' has no calibrated metrics: {fix}")
-        return self.results["calibrated"] if calibrated else self.results
+        return self.calibrated if calibrated else self.raw
+
+    def confusion(self, calibrated: bool = False) -> NDArray[np.int64]:
+        """(K, K) counts at the saved threshold, rows = true label, columns = predicted label."""
+        return self.view(calibrated).confusion_counts()
 
 
 def fix_command(name: str, eval_dir: str | Path = "EVAL_DIR") -> str:
@@ -388,7 +427,18 @@ def read_evaluation(
         for key in ("metrics", "ci95", "reliability"):
             if view.get(key) is not None:
                 view[key] = null_to_nan(view[key])
-    return Evaluation(split, results, records, eval_dir)
+    return Evaluation(split, results, records, eval_dir, *_typed_views(results, split, fix))
+
+
+def _typed_views(results: dict, name: str, fix: str) -> tuple[ResultView, ResultView | None]:
+    """The raw and calibrated :class:`ResultView` of validated results (a malformed block: ArtifactError)."""
+    n, threshold = results["n"], results["threshold"]
+    try:
+        raw = ResultView.from_dict(results, n, threshold)
+        cal = results["calibrated"]
+        return raw, None if cal is None else ResultView.from_dict(cal, n, threshold)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ArtifactError(f"evaluation '{name}' has a malformed block ({err!r:.80}): {fix}") from err
 
 
 def list_evaluations(eval_dir: str | Path) -> list[str]:
@@ -399,6 +449,30 @@ def list_evaluations(eval_dir: str | Path) -> list[str]:
     files = [p for p in eval_dir.glob(f"*{RESULTS_SUFFIX}") if not p.name.startswith(".")]
     names = [p.name[: -len(RESULTS_SUFFIX)] for p in files]
     return sorted(names, key=lambda n: (SPLITS.index(n) if n in SPLITS else len(SPLITS), n))
+
+
+def confusion_frame(
+    ev: Evaluation, calibrated: bool = False, counts: NDArray[np.integer] | None = None
+) -> pd.DataFrame:
+    """Confusion counts as a frame for pages: index = true label, columns = predicted label.
+
+    Args:
+        ev: a saved evaluation (its labels, and its saved counts by default).
+        calibrated: the calibrated view's counts.
+        counts: (K, K) counts on ``ev``'s labels to show instead (e.g. recomputed at another threshold).
+
+    Returns:
+        A K x K int64 frame.
+
+    Raises:
+        ArtifactError: ``calibrated`` without a calibration.
+    """
+    labels = list(ev.labels)
+    return pd.DataFrame(
+        ev.confusion(calibrated) if counts is None else np.asarray(counts, dtype=np.int64),
+        index=pd.Index(labels, name="true label"),
+        columns=pd.Index(labels, name="predicted label"),
+    )
 
 
 def write_calibration(

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
+from model.evaluate.card_format import Card, parse_card
 from model.evaluate.card_pretrained import LIMITATIONS as PRETRAINED_LIMITATIONS
 from model.evaluate.card_pretrained import (
     SOURCES,
@@ -341,7 +342,28 @@ def write_card(
     eval_dir: str | Path | None = None,
     pool_manifest: str | Path = "artifacts/pool_manifest.csv",
 ) -> Path:
-    """(Re)write ``README.md`` in a model folder.
+    """(Re)write ``README.md`` in a model folder: :meth:`Card.markdown` of :func:`build_card`.
+
+    Args:
+        model_dir, eval_dir, pool_manifest: as for :func:`build_card`.
+
+    Returns:
+        The card's path.
+
+    Raises:
+        ModelLoadError: ``model_dir`` is not a model folder.
+        ArtifactError: the evaluation is unreadable or belongs to other weights (re-run the evaluation).
+    """
+    card = build_card(model_dir, eval_dir, pool_manifest)
+    return write_text(Path(model_dir) / CARD_FILE, card.markdown())
+
+
+def build_card(
+    model_dir: str | Path,
+    eval_dir: str | Path | None = None,
+    pool_manifest: str | Path = "artifacts/pool_manifest.csv",
+) -> Card:
+    """The model card of a model folder as a preamble and ``## `` sections.
 
     Args:
         model_dir: a folder written by ``python -m model.train`` (``save_classifier`` output + run files).
@@ -349,7 +371,7 @@ def write_card(
         pool_manifest: the pool manifest, for per-source results of a pool-trained model.
 
     Returns:
-        The card's path.
+        The :class:`~model.evaluate.card_format.Card` (front matter, title and disclaimer as its preamble).
 
     Raises:
         ModelLoadError: ``model_dir`` is not a model folder.
@@ -401,7 +423,7 @@ def write_card(
         "```python\nfrom model.loading import load_classifier\n\n"
         'clf = load_classifier("artifacts/model")  # eval mode, eager attention\n```',
     ]
-    return write_text(model_dir / CARD_FILE, "\n\n".join(sections) + "\n")
+    return parse_card("\n\n".join(sections))
 
 
 def main(argv: list[str] | None = None) -> int:

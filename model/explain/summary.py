@@ -26,6 +26,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from numpy.typing import NDArray
 
 from model.evaluate.artifacts import ArtifactError
 from model.evaluate.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
+from model.explain.summary_views import SummaryInfo
 from model.io import atomic_write, null_to_nan, schema_version_problem, write_csv, write_json
 
 SCHEMA_VERSION = 1
@@ -195,6 +197,15 @@ class ExplanationSummary:
     cases: pd.DataFrame
     directory: Path
 
+    @cached_property
+    def info(self) -> SummaryInfo:
+        """The typed view of the JSON, built once (by :func:`read_explanation_summary`, which checks it).
+
+        Raises:
+            KeyError, TypeError, ValueError, IndexError: an entry is missing or mistyped.
+        """
+        return SummaryInfo.from_dict(self.summary)
+
     @property
     def checkpoint(self) -> str:
         """Weights fingerprint of the model the maps were computed for."""
@@ -248,4 +259,9 @@ def read_explanation_summary(
             f"Explanation summary {path} is for model {summary['checkpoint']}, not the loaded model "
             f"{expected_fingerprint}: {fix}"
         )
-    return ExplanationSummary(summary, summary_table(null_to_nan(summary)), cases, directory)
+    try:
+        read = ExplanationSummary(summary, summary_table(null_to_nan(summary)), cases, directory)
+        read.info  # noqa: B018 - built and checked here, once
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise ExplanationArtifactError(f"{path} has a malformed entry ({err!r:.80}): {fix}") from err
+    return read

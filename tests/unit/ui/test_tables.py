@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import audit_view, tables
-from model.evaluate.artifacts import read_evaluation
+from model.evaluate.artifacts import confusion_frame, read_evaluation
 
 EVAL = Path(__file__).resolve().parents[3] / "artifacts" / "eval"
 
@@ -17,8 +17,8 @@ def test_eval():
     return read_evaluation(EVAL, "test")
 
 
-def test_confusion_table_rows_are_true_and_columns_predicted(test_eval):
-    frame = tables.confusion_table(tables.saved_result(test_eval), test_eval.labels)
+def test_confusion_frame_rows_are_true_and_columns_predicted(test_eval):
+    frame = confusion_frame(test_eval, counts=tables.saved_result(test_eval)["confusion"])
     assert frame.index.name == "true label" and frame.columns.name == "predicted label"
     assert list(frame.index) == list(test_eval.labels) == list(frame.columns)
     records = test_eval.records
