@@ -17,7 +17,7 @@ import pandas as pd
 from model.data.split import SPLIT_FRACTIONS, SPLITS
 from model.evaluate import card
 from model.evaluate.card_format import parse_card
-from model.loading import RUN_CONFIG_FILE, Classifier, path_text_problem
+from model.loading import RUN_CONFIG_FILE, Classifier, flat_run_record, path_text_problem
 
 DATA_SECTION, SPLIT_SECTION = "Training data and its caveats", "Split"
 USE_SECTION, LIMITS_SECTION = "Intended use", "Limitations"
@@ -64,12 +64,13 @@ def generic_sections() -> dict[str, str]:
 
 
 def read_run_config(source: str) -> dict:
-    """``training_config.json`` of a model folder, or {} (hub models and hand-made folders have none)."""
+    """``training_config.json`` of a model folder (a training record flattened), or {} when there is none."""
     path = _model_file(source, RUN_CONFIG_FILE)
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path else {}
+        record = json.loads(path.read_text(encoding="utf-8")) if path else {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return flat_run_record(record) if isinstance(record, dict) else {}
 
 
 def architecture_frame(classifier: Classifier, run: dict) -> pd.DataFrame:

@@ -363,3 +363,21 @@ def save_classifier(
     if run_config is not None:
         (out / RUN_CONFIG_FILE).write_text(json.dumps(run_config, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def flat_run_record(record: dict) -> dict:
+    """A :mod:`model.train.run` record as one flat dict of its config and outcome keys.
+
+    ``training_config.json`` is ``{schema_version, config, outcome}``; runs recorded before that were flat,
+    and fine-tuning records (with a ``recipe``) keep their own shape, so both come back unchanged.
+
+    Args:
+        record: the parsed ``training_config.json``.
+
+    Returns:
+        ``{**config, **outcome}`` for a schema-versioned training record, else ``record`` itself.
+    """
+    config, outcome = record.get("config"), record.get("outcome")
+    if "recipe" in record or not isinstance(config, dict) or not isinstance(outcome, dict):
+        return record
+    return {**config, **outcome}

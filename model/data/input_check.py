@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm import tqdm
 
+from model.cli import build_parser, parse_config, run_cli
 from model.errors import MriExplainError
 from model.io import write_json
 
@@ -237,16 +238,24 @@ def _train_images(data: Path, manifest: Path, split: str) -> Iterable[Image.Imag
         yield load_scan(data / rel).image
 
 
+@dataclass(frozen=True, kw_only=True)
+class InputCheckConfig:
+    """``python -m model.data.input_check``: the split to measure and where to save it."""
+
+    data: Path = field(metadata={"help": "data root (holds yes/ and no/)"})
+    manifest: Path = field(metadata={"help": "split manifest CSV (model.data split)"})
+    model: Path = field(metadata={"help": "model folder to write input_reference.json to"})
+    split: str = field(default="train", metadata={"help": "split to measure (default: train)"})
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.data.input_check`` parser, generated from :class:`InputCheckConfig`."""
+    return build_parser(InputCheckConfig, prog="python -m model.data.input_check", description=main.__doc__)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: build the reference from a manifest's training split and save it in the model folder."""
-    parser = argparse.ArgumentParser(prog="python -m model.data.input_check", description=main.__doc__)
-    parser.add_argument("--data", type=Path, required=True, help="data root (holds yes/ and no/)")
-    parser.add_argument("--manifest", type=Path, required=True, help="split manifest CSV (model.data split)")
-    parser.add_argument(
-        "--model", type=Path, required=True, help="model folder to write input_reference.json to"
-    )
-    parser.add_argument("--split", default="train", help="split to measure (default: train)")
-    args = parser.parse_args(argv)
+    args = parse_config(cli_parser(), argv)
     if not args.model.is_dir() or not args.data.is_dir():
         print(
             f"error: --model {args.model} and --data {args.data} must be existing folders.", file=sys.stderr
@@ -267,4 +276,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

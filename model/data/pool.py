@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from model.cli import add_subcommands, parse_config, run_cli
 from model.data.split import write_manifest
 from model.errors import MriExplainError
 from model.labels import DEFAULT_CLASS_MAP
@@ -134,24 +136,34 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(["source", "label", "split"]).size().unstack("split", fill_value=0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PoolSplitConfig:
+    """``python -m model.data.pool split``: pool folder, manifest to write, held-out share, seed."""
+
+    pool: str = "../shared/data/brain_mri_pool"
+    out: str = "artifacts/pool_manifest.csv"
+    share: float = HOLDOUT_SHARE
+    seed: int = DEFAULT_SEED
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.data.pool`` parser, generated from :class:`PoolSplitConfig`."""
+    parser = argparse.ArgumentParser(prog="python -m model.data.pool", description=__doc__.split("\n\n")[0])
+    add_subcommands(parser, {"split": (PoolSplitConfig, "write the pool manifest with a held-out part")})
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point (``python -m model.data.pool split``); returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m model.data.pool", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    cmd = sub.add_parser("split", help="write the pool manifest with a held-out part")
-    cmd.add_argument("--pool", default="../shared/data/brain_mri_pool")
-    cmd.add_argument("--out", default="artifacts/pool_manifest.csv")
-    cmd.add_argument("--share", type=float, default=HOLDOUT_SHARE)
-    cmd.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
+    cfg = parse_config(cli_parser(), argv)
     try:
-        frame = split_pool(read_pool(args.pool), args.share, args.seed)
+        frame = split_pool(read_pool(cfg.pool), cfg.share, cfg.seed)
     except PoolError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {write_pool_manifest(frame, args.out)}\n{summary(frame).to_string()}")
+    print(f"wrote {write_pool_manifest(frame, cfg.out)}\n{summary(frame).to_string()}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)

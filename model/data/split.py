@@ -20,7 +20,7 @@ import argparse
 import hashlib
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from model.cli import add_subcommands, parse_config, run_cli
 from model.data.duplicates import NEAR_DUPLICATE_MAX_BITS, Groups, compare_groups, find_groups, fingerprint
 from model.data.scan import ScanError, load_scan
 from model.errors import MriExplainError
@@ -273,7 +274,27 @@ def _summary(index: DatasetIndex, groups: Groups) -> str:
     return "\n".join(lines)
 
 
-def _cmd_split(args: argparse.Namespace) -> None:
+@dataclass(frozen=True, kw_only=True)
+class SplitConfig:
+    """``python -m model.data split``: index, group duplicates and write the split manifest CSV."""
+
+    data: Path = field(metadata={"help": "folder with one sub-folder per class"})
+    out: Path = field(metadata={"help": "manifest CSV to write"})
+    seed: int = DEFAULT_SEED
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupsConfig:
+    """``python -m model.data groups``: report duplicate groups and agreement with a reference CSV."""
+
+    data: Path = field(metadata={"help": "folder with one sub-folder per class"})
+    reference: Path | None = field(
+        default=None,
+        metadata={"help": "CSV with path,group,sha256 (default: DATA/near_duplicate_groups.csv if present)"},
+    )
+
+
+def _cmd_split(args: SplitConfig) -> None:
     index = index_dataset(args.data, progress=True)
     frame, groups = build_manifest(index, args.seed)
     out = write_manifest(frame, args.out)
@@ -283,7 +304,7 @@ def _cmd_split(args: argparse.Namespace) -> None:
     print(f"wrote {out} (sha256 {manifest_sha256(out)[:12]})")
 
 
-def _cmd_groups(args: argparse.Namespace) -> None:
+def _cmd_groups(args: GroupsConfig) -> None:
     index = index_dataset(args.data, progress=True)
     groups = index.groups()
     print(_summary(index, groups))
@@ -304,27 +325,24 @@ def _cmd_groups(args: argparse.Namespace) -> None:
     print("".join(f"  sha256 differs from reference: {p}\n" for p in a.hash_mismatches), end="")
 
 
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.data`` parser, generated from :class:`SplitConfig` and :class:`GroupsConfig`."""
+    parser = argparse.ArgumentParser(prog="python -m model.data", description=__doc__.split("\n")[0])
+    add_subcommands(
+        parser,
+        {
+            "split": (SplitConfig, "index, group duplicates and write the split manifest CSV"),
+            "groups": (GroupsConfig, "report duplicate groups and agreement with a reference CSV"),
+        },
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit code (2 on bad input)."""
-    parser = argparse.ArgumentParser(prog="python -m model.data", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sp = sub.add_parser("split", help="index, group duplicates and write the split manifest CSV")
-    sp.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per class")
-    sp.add_argument("--out", type=Path, required=True, help="manifest CSV to write")
-    sp.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    sp.set_defaults(run=_cmd_split)
-    gp = sub.add_parser("groups", help="report duplicate groups and agreement with a reference CSV")
-    gp.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per class")
-    gp.add_argument(
-        "--reference",
-        type=Path,
-        default=None,
-        help="CSV with path,group,sha256 (default: DATA/near_duplicate_groups.csv if present)",
-    )
-    gp.set_defaults(run=_cmd_groups)
-    args = parser.parse_args(argv)
+    cfg = parse_config(cli_parser(), argv)
     try:
-        args.run(args)
+        (_cmd_split if isinstance(cfg, SplitConfig) else _cmd_groups)(cfg)
     except (DataError, ManifestError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -332,4 +350,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -19,10 +19,12 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from model.cli import build_parser, parse_config, run_cli
 from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
 from model.evaluate.card_format import Card, parse_card
 from model.evaluate.card_pretrained import LIMITATIONS as PRETRAINED_LIMITATIONS
@@ -36,7 +38,7 @@ from model.evaluate.card_pretrained import (
 )
 from model.io import write_text
 from model.labels import POSITIVE_LABEL
-from model.loading import RUN_CONFIG_FILE, ModelLoadError, load_classifier
+from model.loading import RUN_CONFIG_FILE, ModelLoadError, flat_run_record, load_classifier
 
 CARD_FILE = "README.md"
 EXPERIMENTS_FILE = "experiments.csv"
@@ -382,7 +384,7 @@ def build_card(
     run_path = model_dir / RUN_CONFIG_FILE
     record = json.loads(run_path.read_text()) if run_path.exists() else {}
     pretrained = is_finetune_record(record)
-    run = flat_run(record) if pretrained else record
+    run = flat_run(record) if pretrained else flat_run_record(record)
     config = json.loads((model_dir / "config.json").read_text())
     evals = _evaluations(Path(eval_dir) if eval_dir else None, classifier.fingerprint, classifier.labels)
     if "validation" in evals and "test" not in evals:
@@ -426,14 +428,26 @@ def build_card(
     return parse_card("\n\n".join(sections))
 
 
+@dataclass(frozen=True, kw_only=True)
+class CardConfig:
+    """``python -m model.evaluate.card``: the model folder whose card is rewritten, and its evaluation."""
+
+    model: str = field(default="artifacts/model", metadata={"help": "model folder (default: %(default)s)"})
+    eval: str | None = field(
+        default=None, metadata={"help": "evaluation folder of this model, e.g. artifacts/eval"}
+    )
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.evaluate.card`` parser, generated from :class:`CardConfig`."""
+    return build_parser(
+        CardConfig, prog="python -m model.evaluate.card", description=__doc__.split("\n\n")[0]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: rewrite the card of ``--model`` with the results in ``--eval``; bad input: one line, exit 2."""
-    parser = argparse.ArgumentParser(
-        prog="python -m model.evaluate.card", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--model", default="artifacts/model", help="model folder (default: %(default)s)")
-    parser.add_argument("--eval", default=None, help="evaluation folder of this model, e.g. artifacts/eval")
-    args = parser.parse_args(argv)
+    args = parse_config(cli_parser(), argv)
     try:
         path = write_card(args.model, args.eval)
     except (ModelLoadError, ArtifactError, FileNotFoundError, ValueError) as err:
@@ -444,4 +458,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)

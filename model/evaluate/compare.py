@@ -21,8 +21,10 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.cli import build_parser, parse_config_or_usage, run_cli
 from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
 from model.evaluate.comparison import (
     ComparisonError,
@@ -203,35 +205,63 @@ def describe(comparison: dict) -> list[str]:
     return lines
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Command-line options (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="python -m model.evaluate.compare", description=__doc__.split("\n\n")[0])
-    p.add_argument("a_eval", help="evaluation folder of model A (the reference)")
-    p.add_argument("b_eval", help="evaluation folder of model B (the candidate)")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"comparison JSON to write (default {DEFAULT_OUT})")
-    p.add_argument(
-        "--split", action="append", help="only this evaluation name (repeatable; default: all shared)"
+@dataclass(frozen=True, kw_only=True)
+class CompareConfig:
+    """One ``python -m model.evaluate.compare`` run: the two evaluation folders, what to compare, gates."""
+
+    a_eval: str = field(metadata={"positional": True, "help": "evaluation folder of model A (the reference)"})
+    b_eval: str = field(metadata={"positional": True, "help": "evaluation folder of model B (the candidate)"})
+    out: str = field(
+        default=DEFAULT_OUT, metadata={"help": f"comparison JSON to write (default {DEFAULT_OUT})"}
     )
-    p.add_argument(
-        "--threshold", type=float, help="decision threshold on P(positive) (default: the saved one)"
+    split: tuple[str, ...] | None = field(
+        default=None,
+        metadata={"action": "append", "help": "only this evaluation name (repeatable; default: all shared)"},
     )
-    p.add_argument("--calibrated", action="store_true", help="compare temperature-scaled probabilities")
-    p.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples (0: no intervals)")
-    p.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help="bootstrap seed")
-    p.add_argument(
-        "--fail-if-worse",
-        action="append",
-        type=parse_gate,
-        default=[],
-        metavar="METRIC:MARGIN",
-        help="exit 1 when B is worse than A on the gate split by more than MARGIN (repeatable)",
+    threshold: float | None = field(
+        default=None, metadata={"help": "decision threshold on P(positive) (default: the saved one)"}
     )
-    p.add_argument("--gate-split", default=DEFAULT_GATE_SPLIT, help="split the gates apply to (default test)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    args = p.parse_args(argv)
-    if args.bootstrap < 0:
-        p.error("need --bootstrap >= 0")
-    return args
+    calibrated: bool = field(default=False, metadata={"help": "compare temperature-scaled probabilities"})
+    bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples (0: no intervals)"})
+    seed: int = field(default=BOOTSTRAP_SEED, metadata={"help": "bootstrap seed"})
+    fail_if_worse: tuple[tuple[str, float], ...] = field(
+        default=(),
+        metadata={
+            "action": "append",
+            "type": parse_gate,
+            "cli_default": [],
+            "metavar": "METRIC:MARGIN",
+            "convert": tuple,
+            "help": "exit 1 when B is worse than A on the gate split by more than MARGIN (repeatable)",
+        },
+    )
+    gate_split: str = field(
+        default=DEFAULT_GATE_SPLIT, metadata={"help": "split the gates apply to (default test)"}
+    )
+    no_progress: bool = field(default=False, metadata={"help": "hide progress bars"})
+
+    def __post_init__(self) -> None:
+        if self.bootstrap < 0:
+            raise ValueError("need --bootstrap >= 0")
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.evaluate.compare`` parser, generated from :class:`CompareConfig`."""
+    return build_parser(
+        CompareConfig, prog="python -m model.evaluate.compare", description=__doc__.split("\n\n")[0]
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> CompareConfig:
+    """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The validated config.
+    """
+    return parse_config_or_usage(cli_parser(), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,4 +293,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -8,10 +8,10 @@ and
 
 from __future__ import annotations
 
-import argparse
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Literal
 
 from model.errors import MriExplainError
 
@@ -52,32 +52,66 @@ class RayOptions:
             raise EngineError(f"--max-restarts must be >= 0, got {self.max_restarts}.")
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--engine`` and the Ray options (``--address``, ``--actors``, ...) to a batch CLI."""
-    g = parser.add_argument_group("engine", "where the job runs (see README, 'Running on a cluster')")
-    g.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or ray")
-    g.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
-    g.add_argument("--actors", type=int, default=None, help="model actors (default: fill the cluster)")
-    g.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs per model actor (default 1)")
-    g.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per model actor (default 0)")
-    g.add_argument(
-        "--max-restarts",
-        type=int,
+ENGINE_GROUP = ("engine", "where the job runs (see README, 'Running on a cluster')")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """``--engine`` and the Ray options of a batch CLI (listed under their own help heading).
+
+    Attributes:
+        kind: ``local`` (this process) or ``ray`` (a Ray cluster).
+        address, actors, cpus_per_actor, gpus_per_actor, max_restarts: as in :class:`RayOptions`.
+
+    Raises:
+        EngineError: an option is out of range, or Ray options were given with ``--engine local``.
+    """
+
+    kind: Literal["local", "ray"] = field(
+        default="local",
+        metadata={"flag": "--engine", "help": "local (default) or ray", "group": ENGINE_GROUP},
+    )
+    address: str | None = field(
+        default=None,
+        metadata={"help": "Ray cluster address (default: start a local one)", "group": ENGINE_GROUP},
+    )
+    actors: int | None = field(
+        default=None, metadata={"help": "model actors (default: fill the cluster)", "group": ENGINE_GROUP}
+    )
+    cpus_per_actor: float = field(
+        default=1.0, metadata={"help": "CPUs per model actor (default 1)", "group": ENGINE_GROUP}
+    )
+    gpus_per_actor: float = field(
+        default=0.0, metadata={"help": "GPUs per model actor (default 0)", "group": ENGINE_GROUP}
+    )
+    max_restarts: int = field(
         default=DEFAULT_MAX_RESTARTS,
-        help=f"restarts of a dead actor, its batch retried (default {DEFAULT_MAX_RESTARTS})",
+        metadata={
+            "help": f"restarts of a dead actor, its batch retried (default {DEFAULT_MAX_RESTARTS})",
+            "group": ENGINE_GROUP,
+        },
     )
 
+    def __post_init__(self) -> None:
+        ray_options(self)
 
-def ray_options(args: argparse.Namespace) -> RayOptions:
-    """The :class:`RayOptions` of parsed arguments (see :func:`add_engine_arguments`).
+
+def ray_options(engine: EngineConfig) -> RayOptions:
+    """The :class:`RayOptions` of an engine config (validated).
+
+    Args:
+        engine: the parsed engine options.
+
+    Returns:
+        The Ray settings (ignored by the local engine).
 
     Raises:
         EngineError: an option is out of range, or Ray options were given with ``--engine local``.
     """
     options = RayOptions(
-        args.address, args.actors, args.cpus_per_actor, args.gpus_per_actor, args.max_restarts
+        engine.address, engine.actors, engine.cpus_per_actor, engine.gpus_per_actor, engine.max_restarts
     )
-    if args.engine == "local" and options != RayOptions(max_restarts=options.max_restarts):
+    if engine.kind == "local" and options != RayOptions(max_restarts=options.max_restarts):
         raise EngineError("--address/--actors/--cpus-per-actor/--gpus-per-actor need --engine ray.")
     return options
 

@@ -27,6 +27,7 @@ import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ import torch
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from model.cli import build_parser, parse_config_or_usage, run_cli
 from model.data.scan import Scan, ScanError, load_scan
 from model.data.split import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
 from model.errors import MriExplainError
@@ -47,7 +49,7 @@ from model.evaluate.artifacts import (
     write_evaluation,
 )
 from model.evaluate.calibration import TemperatureFit, fit_temperature
-from model.evaluate.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
+from model.evaluate.engine import EngineConfig, EngineError, load_ray_engine, ray_options
 from model.evaluate.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
 from model.labels import DEFAULT_CLASS_MAP, POSITIVE_LABEL, LabelMismatchError
 from model.loading import Classifier, ModelLoadError, load_classifier, with_sdpa_attention
@@ -227,22 +229,22 @@ def _checked_paths(data: Path, cases: pd.DataFrame) -> list[Path]:
 
 
 def _logits(
-    classifier: Classifier, data: Path, cases: dict[str, pd.DataFrame], args: argparse.Namespace
+    classifier: Classifier, data: Path, cases: dict[str, pd.DataFrame], cfg: EvaluateConfig
 ) -> dict[str, NDArray]:
-    """Logits of each named set of cases, by ``args.engine`` (with Ray: one job for all the sets)."""
+    """Logits of each named set of cases, by ``cfg.engine`` (with Ray: one job for all the sets)."""
     paths = {name: _checked_paths(data, c) for name, c in cases.items()}
     hashes = {name: list(c["sha256"]) for name, c in cases.items()}
-    if args.engine == "ray":
-        engine, options = load_ray_engine(), ray_options(args)
+    if cfg.engine.kind == "ray":
+        engine, options = load_ray_engine(), ray_options(cfg.engine)
         groups = [(paths[name], hashes[name]) for name in cases]
         with engine.ray_session(options, known=(ScanError, EvaluationInputError)):
             found = engine.predict_groups(
-                classifier, args.model, groups, args.batch_size, options, args.int8, not args.no_progress
+                classifier, cfg.model, groups, cfg.batch_size, options, cfg.int8, not cfg.no_progress
             )
         return dict(zip(cases, found, strict=True))
-    progress = not args.no_progress
+    progress = not cfg.no_progress
     return {
-        name: predict_paths(classifier, paths[name], args.batch_size, progress, hashes[name], name)
+        name: predict_paths(classifier, paths[name], cfg.batch_size, progress, hashes[name], name)
         for name in cases
     }
 
@@ -253,114 +255,145 @@ def _save(
     logits: NDArray,
     fit: TemperatureFit | None,
     classifier: Classifier,
-    args: argparse.Namespace,
+    cfg: EvaluateConfig,
     **meta: object,
 ) -> Path:
-    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None, args.positive)
+    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None, cfg.positive)
     results = build_results(
         name,
         records,
         classifier.labels,
         classifier.fingerprint,
         calibration=fit,
-        precision="int8" if args.int8 else "fp32",
-        data=Path(args.data).resolve().name,
-        positive=args.positive,
-        threshold=args.threshold,
-        n_resamples=args.bootstrap,
-        seed=args.seed,
+        precision="int8" if cfg.int8 else "fp32",
+        data=Path(cfg.data).resolve().name,
+        positive=cfg.positive,
+        threshold=cfg.threshold,
+        n_resamples=cfg.bootstrap,
+        seed=cfg.seed,
         **meta,
     )
-    return write_evaluation(args.out, name, results, records)
+    return write_evaluation(cfg.out, name, results, records)
 
 
-def evaluate_manifest(classifier: Classifier, args: argparse.Namespace) -> list[Path]:
+def evaluate_manifest(classifier: Classifier, cfg: EvaluateConfig) -> list[Path]:
     """Evaluate the requested splits (default: all); fit and save the temperature on the validation split."""
-    cases = manifest_cases(read_manifest(args.manifest), classifier.labels)
-    wanted = args.split or list(cases)
+    cases = manifest_cases(read_manifest(cfg.manifest), classifier.labels)
+    wanted = cfg.split or list(cases)
     if missing := [s for s in wanted if s not in cases]:
         raise EvaluationInputError(f"the manifest has no {missing} split; it holds {list(cases)}.")
-    mhash = manifest_sha256(args.manifest)
+    mhash = manifest_sha256(cfg.manifest)
     needed = [s for s in cases if s in wanted or s == "validation"]
-    logits = _logits(classifier, Path(args.data), {s: cases[s] for s in needed}, args)
+    logits = _logits(classifier, Path(cfg.data), {s: cases[s] for s in needed}, cfg)
     fit = None
     if "validation" in logits:
         y = cases["validation"]["label"].map(list(classifier.labels).index).to_numpy()
         fit = fit_temperature(logits["validation"], y, "validation")
-        write_calibration(args.out, fit, classifier.fingerprint, mhash)
+        write_calibration(cfg.out, fit, classifier.fingerprint, mhash)
     return [
-        _save(s, cases[s], logits[s], fit, classifier, args, kind="split", manifest_sha256=mhash)
+        _save(s, cases[s], logits[s], fit, classifier, cfg, kind="split", manifest_sha256=mhash)
         for s in wanted
     ]
 
 
-def evaluate_folder(classifier: Classifier, args: argparse.Namespace) -> list[Path]:
-    """Evaluate a labelled folder as ``args.name``, calibrated with the saved temperature if one exists."""
-    if args.name in SPLITS or not NAME_PATTERN.fullmatch(args.name):
+def evaluate_folder(classifier: Classifier, cfg: EvaluateConfig) -> list[Path]:
+    """Evaluate a labelled folder as ``cfg.name``, calibrated with the saved temperature if one exists."""
+    if cfg.name in SPLITS or not NAME_PATTERN.fullmatch(cfg.name):
         raise EvaluationInputError(
-            f"--name '{args.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}"
+            f"--name '{cfg.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}"
         )
     cases = (
-        listed_cases(args.cases, args.cases_split, classifier.labels)
-        if args.cases
-        else folder_cases(args.data, classifier.labels, not args.no_progress)
+        listed_cases(cfg.cases, cfg.cases_split, classifier.labels)
+        if cfg.cases
+        else folder_cases(cfg.data, classifier.labels, not cfg.no_progress)
     )
     try:
-        fit = read_calibration(args.out, classifier.fingerprint)
+        fit = read_calibration(cfg.out, classifier.fingerprint)
     except ArtifactError as err:
         print(f"note: no calibration used ({err})", file=sys.stderr)
         fit = None
-    logits = _logits(classifier, Path(args.data), {args.name: cases}, args)[args.name]
-    return [_save(args.name, cases, logits, fit, classifier, args, kind="external")]
+    logits = _logits(classifier, Path(cfg.data), {cfg.name: cases}, cfg)[cfg.name]
+    return [_save(cfg.name, cases, logits, fit, classifier, cfg, kind="external")]
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Command-line options (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="save_pretrained folder or hub id")
-    p.add_argument("--data", required=True, help="data root holding the class folders (yes/, no/)")
-    p.add_argument("--out", required=True, help="evaluation folder to write (e.g. artifacts/eval)")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--manifest", help="split manifest CSV: evaluate its splits")
-    source.add_argument("--name", help="evaluate the whole --data folder under this name (no manifest)")
-    p.add_argument("--split", action="append", choices=SPLITS, help="only this split (repeatable)")
-    p.add_argument(
-        "--cases", help="with --name: evaluate the cases listed in this CSV (path, sha256, label, group)"
+SOURCE = "source"  # --manifest or --name: exactly one
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateConfig:
+    """One ``python -m model.evaluate`` job: the model, the data, what to score and how (see the module doc).
+
+    Raises:
+        EvaluationInputError: options that do not go together, or a value out of range.
+        EngineError: invalid engine options.
+    """
+
+    model: str = field(metadata={"help": "save_pretrained folder or hub id"})
+    data: str = field(metadata={"help": "data root holding the class folders (yes/, no/)"})
+    out: str = field(metadata={"help": "evaluation folder to write (e.g. artifacts/eval)"})
+    manifest: str | None = field(
+        default=None, metadata={"help": "split manifest CSV: evaluate its splits", "one_of": SOURCE}
     )
-    p.add_argument("--cases-split", help="with --cases: only rows whose split column has this value")
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    p.add_argument("--int8", action="store_true", help="dynamic int8 quantization of Linear layers")
-    p.add_argument("--threshold", type=float, default=0.5, help="decision threshold on P(positive)")
-    p.add_argument("--positive", default=POSITIVE_LABEL, help="positive class label")
-    p.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples (0: no intervals)")
-    p.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help="bootstrap seed")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_engine_arguments(p)
-    args = p.parse_args(argv)
-    if args.split and not args.manifest:
-        p.error("--split needs --manifest")
-    if (args.cases and not args.name) or (args.cases_split and not args.cases):
-        p.error("--cases needs --name, and --cases-split needs --cases")
-    if args.batch_size < 1 or args.bootstrap < 0 or not 0 <= args.threshold <= 1:
-        p.error("need --batch-size >= 1, --bootstrap >= 0 and --threshold in [0, 1]")
-    try:
-        ray_options(args)
-    except EngineError as err:
-        p.error(str(err))
-    return args
+    name: str | None = field(
+        default=None,
+        metadata={"help": "evaluate the whole --data folder under this name (no manifest)", "one_of": SOURCE},
+    )
+    split: tuple[str, ...] | None = field(
+        default=None, metadata={"help": "only this split (repeatable)", "action": "append", "choices": SPLITS}
+    )
+    cases: str | None = field(
+        default=None,
+        metadata={"help": "with --name: evaluate the cases listed in this CSV (path, sha256, label, group)"},
+    )
+    cases_split: str | None = field(
+        default=None, metadata={"help": "with --cases: only rows whose split column has this value"}
+    )
+    batch_size: int = DEFAULT_BATCH_SIZE
+    int8: bool = field(default=False, metadata={"help": "dynamic int8 quantization of Linear layers"})
+    threshold: float = field(default=0.5, metadata={"help": "decision threshold on P(positive)"})
+    positive: str = field(default=POSITIVE_LABEL, metadata={"help": "positive class label"})
+    bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples (0: no intervals)"})
+    seed: int = field(default=BOOTSTRAP_SEED, metadata={"help": "bootstrap seed"})
+    no_progress: bool = field(default=False, metadata={"help": "hide progress bars"})
+    engine: EngineConfig = field(default_factory=EngineConfig, metadata={"flatten": True})
+
+    def __post_init__(self) -> None:
+        if self.split and not self.manifest:
+            raise EvaluationInputError("--split needs --manifest")
+        if (self.cases and not self.name) or (self.cases_split and not self.cases):
+            raise EvaluationInputError("--cases needs --name, and --cases-split needs --cases")
+        if self.batch_size < 1 or self.bootstrap < 0 or not 0 <= self.threshold <= 1:
+            raise EvaluationInputError("need --batch-size >= 1, --bootstrap >= 0 and --threshold in [0, 1]")
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.evaluate`` parser, generated from :class:`EvaluateConfig`."""
+    return build_parser(EvaluateConfig, prog="python -m model.evaluate", description=__doc__.split("\n\n")[0])
+
+
+def parse_args(argv: Sequence[str] | None = None) -> EvaluateConfig:
+    """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The validated config.
+    """
+    return parse_config_or_usage(cli_parser(), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; bad input prints one line to stderr and returns 2."""
-    args = parse_args(argv)
+    cfg = parse_args(argv)
     try:
-        classifier = load_classifier(args.model)
-        if args.positive not in classifier.labels:
+        classifier = load_classifier(cfg.model)
+        if cfg.positive not in classifier.labels:
             known = list(classifier.labels)
-            raise EvaluationInputError(f"--positive '{args.positive}' is not a label of the model: {known}")
-        if args.int8:
+            raise EvaluationInputError(f"--positive '{cfg.positive}' is not a label of the model: {known}")
+        if cfg.int8:
             classifier = quantize_int8(classifier)
-        written = (evaluate_manifest if args.manifest else evaluate_folder)(classifier, args)
+        written = (evaluate_manifest if cfg.manifest else evaluate_folder)(classifier, cfg)
     except (
         ModelLoadError,
         ManifestError,
@@ -379,4 +412,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
+from model.cli import run_cli
 from model.explain.batch import main
 
-sys.exit(main())
+run_cli(main)

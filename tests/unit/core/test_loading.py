@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from model.labels import LabelMismatchError
-from model.loading import ModelLoadError, build_classifier, load_classifier, save_classifier
+from model.loading import ModelLoadError, build_classifier, flat_run_record, load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
 from tests.conftest import make_tiny_vit
 
@@ -22,6 +22,15 @@ def test_round_trip_gives_identical_logits(tmp_path):
     assert loaded.model.config._attn_implementation == "eager"
     assert not loaded.model.training
     assert json.loads((tmp_path / "training_config.json").read_text()) == {"lr": 3e-4}
+
+
+def test_run_records_read_flat_in_both_shapes():
+    versioned = {"schema_version": 1, "config": {"arch": "tiny"}, "outcome": {"best_epoch": 3}}
+    assert flat_run_record(versioned) == {"arch": "tiny", "best_epoch": 3}
+    flat = {"arch": "tiny", "best_epoch": 3}
+    assert flat_run_record(flat) is flat
+    finetune = {**versioned, "recipe": "model.train.finetune"}
+    assert flat_run_record(finetune) is finetune
 
 
 def test_eager_attention_is_returned(tiny_classifier):

@@ -86,7 +86,7 @@ def test_card_lists_experiments(trained, tmp_path):
 def test_evaluation_of_other_weights_is_refused(trained, tmp_path, capsys):
     out, eval_dir, _ = trained
     other = tmp_path / "other"
-    cfg = json.loads((out / "training_config.json").read_text())
+    cfg = json.loads((out / "training_config.json").read_text())["config"]
     manifest = Path(cfg["manifest"])
     retrained = _config(Path(cfg["data"]), manifest, other, epochs=1, seed=9)
     save_run(retrained, train(retrained))

@@ -6,7 +6,6 @@ torch and transformers on start, which dominates the time on 2 busy cores).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 
 from model.evaluate.artifacts import read_evaluation
-from model.evaluate.engine import EngineError, RayOptions, load_ray_engine, ray_options
+from model.evaluate.engine import EngineConfig, EngineError, RayOptions, load_ray_engine, ray_options
 from model.evaluate.run import main as evaluate_main
 from model.evaluate.run import predict_paths
 from model.explain.batch import explain_cases, prepare
@@ -86,11 +85,9 @@ def test_ray_options_are_checked_before_anything_runs():
         RayOptions(actors=0)
     with pytest.raises(EngineError, match="--cpus-per-actor"):
         RayOptions(cpus_per_actor=0)
-    local = argparse.Namespace(
-        engine="local", address="auto", actors=None, cpus_per_actor=1.0, gpus_per_actor=0.0, max_restarts=3
-    )
     with pytest.raises(EngineError, match="need --engine ray"):
-        ray_options(local)
+        EngineConfig(kind="local", address="auto")
+    assert ray_options(EngineConfig(kind="ray", address="auto", actors=2)) == RayOptions("auto", 2)
 
 
 def test_a_missing_ray_is_reported_with_the_install_command(monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -10,11 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
+from model.cli import parse_config
 from model.data.pool import write_pool_manifest
 from model.loading import load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
 from model.train.finetune import (
     FinetuneConfig,
+    cli_parser,
     cv_folds,
     frozen_tokens,
     main,
@@ -128,6 +131,19 @@ def test_tiny_run_keeps_the_epoch_with_the_lowest_validation_loss(tiny_run):
     }
     assert record["outcome"]["n_train_by_source_label"] == expected
     assert record["config"]["frozen_blocks"] == 1 and record["schema_version"] == 1
+
+
+def test_config_file_recreates_the_recorded_run(tiny_run, tmp_path):
+    root, _, args = tiny_run
+    recorded = root / "out" / "training_config.json"
+    again = parse_config(cli_parser(), ["train", "--config", str(recorded)])
+    assert again.run == parse_config(cli_parser(), args).run
+    assert json.loads(recorded.read_text())["config"] == {
+        **dataclasses.asdict(again.run),
+        "augment": dataclasses.asdict(again.run.augment),
+    }
+    changed = parse_config(cli_parser(), ["cv", "--config", str(recorded), "--epochs", "7", "--folds", "3"])
+    assert changed.run == dataclasses.replace(again.run, epochs=7) and changed.folds == 3
 
 
 def test_tiny_run_saves_a_model_the_loader_reads_with_only_top_blocks_changed(tiny_run):

@@ -98,6 +98,6 @@ def test_distilled_run_records_the_teacher(tmp_path):
     )
     result = train(cfg)
     assert set(result.teacher_validation) >= {"validation_loss", "accuracy", "roc_auc"}
-    run = json.loads((save_run(cfg, result) / "training_config.json").read_text())
-    assert run["teacher_epochs"] == 2
-    assert run["teacher_validation"]["accuracy"] == result.teacher_validation["accuracy"]
+    record = json.loads((save_run(cfg, result) / "training_config.json").read_text())
+    assert record["config"]["teacher_epochs"] == 2
+    assert record["outcome"]["teacher_validation"]["accuracy"] == result.teacher_validation["accuracy"]

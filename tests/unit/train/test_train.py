@@ -12,17 +12,19 @@ import pytest
 import torch
 from transformers import ViTConfig, ViTForImageClassification
 
+from model.cli import parse_config
 from model.data.split import manifest_sha256, write_manifest
 from model.labels import LABELS
 from model.loading import ModelLoadError, load_classifier, load_for_finetuning, weights_fingerprint
 from model.preprocess import PreprocessConfig
-from model.train.config import AugmentConfig, TrainConfig
+from model.train.config import AugmentConfig, TrainConfig, read_train_config
 from model.train.run import (
     LOG_COLUMNS,
     LOG_FILE,
     _loss_fn,
     _normalise,
     build_model,
+    cli_parser,
     load_split,
     main,
     make_optimizer,
@@ -109,7 +111,9 @@ def test_training_lowers_the_loss_and_the_saved_folder_reloads(phantoms, tmp_pat
     with (out / LOG_FILE).open() as fh:
         log = list(csv.DictReader(fh))
     assert tuple(log[0]) == LOG_COLUMNS and len(log) == cfg.epochs
-    run = json.loads((out / "training_config.json").read_text())
+    record = json.loads((out / "training_config.json").read_text())
+    assert record["schema_version"] == 1 and read_train_config(out / "training_config.json") == cfg
+    run = record["outcome"]
     assert run["manifest_sha256"] == manifest_sha256(manifest)
     assert (
         run["n_train"] == 2 * (6 + 2) and run["n_validation"] == 2 * 2
@@ -242,7 +246,7 @@ def test_cli_finetunes_a_local_base(phantoms, tmp_path):
     assert code == 0
     loaded = load_classifier(out)
     assert loaded.labels == LABELS and loaded.preprocess.image_size == 32  # the base's own input size
-    assert json.loads((out / "training_config.json").read_text())["from_scratch"] is False
+    assert json.loads((out / "training_config.json").read_text())["config"]["from_scratch"] is False
 
 
 def test_offline_hub_base_fails_with_a_clear_message(monkeypatch, phantoms, tmp_path, capsys):
@@ -270,6 +274,37 @@ def test_cli_bad_input_prints_one_line_and_exits_2(phantoms, tmp_path, capsys, a
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("shape", ["versioned", "flat"])
+def test_config_file_recreates_a_recorded_run(tmp_path, shape):
+    cfg = _config(tmp_path / "d", tmp_path / "m.csv", tmp_path / "o", init="mimetic", betas=(0.8, 0.99))
+    outcome = {"best_epoch": 3, "n_train": 16}
+    record = (
+        {"schema_version": 1, "config": cfg.to_dict(), "outcome": outcome}
+        if shape == "versioned"
+        else {**cfg.to_dict(), **outcome}  # runs recorded before the schema (the kept baseline)
+    )
+    path = tmp_path / "training_config.json"
+    path.write_text(json.dumps(record))
+    assert parse_config(cli_parser(), ["--config", str(path)]) == cfg
+    changed = parse_config(cli_parser(), ["--config", str(path), "--epochs", "2", "--no-crop-brain"])
+    assert changed == dataclasses.replace(cfg, epochs=2, crop_brain=False)
+    assert parse_config(cli_parser(), ["--config", str(path), "--aug", "strength=0"]).augment.strength == 0
+    path.write_text("[]")
+    with pytest.raises(ValueError, match="not a run record"):
+        parse_config(cli_parser(), ["--config", str(path)])
+
+
+def test_cli_defaults_are_the_config_defaults():
+    assert parse_config(cli_parser(), []) == TrainConfig()
+    assert parse_config(cli_parser(), ["--from-scratch"]).arch == "base"
+
+
+def test_baseline_record_is_read_as_a_config():
+    baseline = Path(__file__).parents[3] / "artifacts/baselines/vit-scratch-64/model/training_config.json"
+    cfg = read_train_config(baseline)
+    assert cfg.from_scratch and cfg.arch == "tiny" and cfg.image_size == 64
 
 
 def test_schedule_warms_up_then_decays_to_zero():
