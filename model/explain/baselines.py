@@ -32,7 +32,16 @@ def _gaussian_kernel(sigma: float, radius: int, dtype: torch.dtype) -> torch.Ten
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W), reflect-padded; returns a new tensor of the same dtype."""
+    """Separable Gaussian blur, reflect-padded (the ``blur`` baseline).
+
+    Args:
+        x: (B, C, H, W) float tensor, any range; not modified.
+        sigma: standard deviation of the Gaussian in pixels (> 0); the kernel reaches ``BLUR_TRUNCATE``
+            sigmas, shortened (and renormalised) where the image is smaller than that.
+
+    Returns:
+        (B, C, H, W) new tensor of ``x``'s dtype.
+    """
     # Reflect padding needs pad < side, so tiny inputs get a truncated (renormalised) kernel.
     r = min(max(1, int(BLUR_TRUNCATE * sigma + 0.5)), x.shape[-1] - 1, x.shape[-2] - 1)
     k = _gaussian_kernel(sigma, r, x.dtype)
@@ -53,6 +62,9 @@ def make_baseline(x: torch.Tensor, kind: str, patch_size: int) -> torch.Tensor:
 
     Returns:
         (B, 3, S, S) tensor of ``x``'s dtype, detached.
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`BASELINES`.
     """
     x = x.detach()
     if kind == "min":

@@ -47,6 +47,9 @@ def input_gradients(
 
     Returns:
         (N, 3, S, S) detached gradients.
+
+    Raises:
+        ValueError: ``batch_size`` is below 1.
     """
     if batch_size < 1:
         raise ValueError(f"internal_batch_size must be >= 1, got {batch_size}.")
@@ -60,6 +63,15 @@ def input_gradients(
 
 
 def target_logits(model: ViTForImageClassification, inputs: torch.Tensor, target: int) -> torch.Tensor:
-    """(N,) target logits of a batch, without gradients."""
+    """The target logit of every input of a batch, without gradients.
+
+    Args:
+        model: ViT classifier (forward pass only).
+        inputs: (N, 3, S, S) float model inputs in the model's dtype; not modified.
+        target: class index in ``[0, num_labels)``.
+
+    Returns:
+        (N,) detached tensor of the model's dtype: ``logits[:, target]``.
+    """
     with torch.no_grad():
         return model(pixel_values=inputs).logits[:, target].detach()

@@ -33,9 +33,19 @@ NO_MASK = np.zeros((0, 0), bool)  # Arrow columns hold arrays, not None
 def decode_case(item: dict, data: str, cfg: PreprocessConfig, masks: MaskIndex | None) -> dict:
     """Ray task: :func:`model.explain.batch.load_case` on one case, as plain arrays.
 
+    Args:
+        item: one case row with the keys of :data:`CASE_KEYS` (``path`` relative to ``data``).
+        data: the data folder the case paths are relative to.
+        cfg: the classifier's preprocessing.
+        masks: tumour masks by case, or None when the job has none.
+
     Returns:
         The case's keys plus ``x`` (3, S, S) float32, ``geom`` (8,) int64 (original size, crop box, input
         size) and ``mask`` (H, W) bool, or (0, 0) when the case has none.
+
+    Raises:
+        BatchInputError: the file differs from the evaluated one (raised by ``load_case``).
+        ScanError: the file cannot be decoded.
     """
     x, geom, mask = load_case(Path(data), item, cfg, masks)
     flat = np.array([*geom.original_size, *geom.crop_box, *geom.input_size], np.int64)

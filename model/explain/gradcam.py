@@ -54,6 +54,11 @@ def token_gradients(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Activations of ``layers[-1].layernorm_before`` and the target logit's gradient there.
 
+    Args:
+        model: ViT classifier (not modified; gradients w.r.t. the activations only).
+        x: (1, 3, S, S) float model input in the model's dtype; not modified.
+        target: class index in ``[0, num_labels)``.
+
     Returns:
         (activations, gradients, logits): (1, T, D), (1, T, D) detached, and (1, classes) logits.
 

@@ -225,8 +225,21 @@ def heatmap_from_raw(
     The signed map is kept in ``extras["signed"]`` (:func:`signed_shares`) for the signed view of evidence
     for and against the class; ``values`` stay the nonnegative shares of the chosen ``sign``.
 
+    Args:
+        raw: (h, w) signed attribution in the method's own units (any float dtype).
+        grid: ``"patch"`` (h, w = patch grid) or ``"input"`` (h, w = model input).
+        method: registry name of the method that made it.
+        target: class index explained.
+        input_size: (S0, S1) of the model input the map covers.
+        params: parameters actually used (defaults filled in).
+        extras: method-specific diagnostics; ``"signed"`` is added.
+        sign: ``"positive"`` or ``"absolute"`` (see :func:`relevance_shares`).
+
     Returns:
-        :class:`Heatmap`.
+        :class:`Heatmap` whose ``values`` are (h, w) float32 shares summing to 1 (or all zero).
+
+    Raises:
+        ValueError: an unknown ``sign``, or a ``raw``/``grid`` that is not a valid map.
     """
     return Heatmap(
         values=relevance_shares(raw, sign),

@@ -18,6 +18,19 @@ So the path points are chosen adaptively (trapezoid rule on a refined grid, ever
 when the logit barely changes and a relative delta cannot be judged), ``schedule`` (every
 ``(steps, relative_delta)`` tried), beside ``convergence_delta`` and ``relative_delta``. The gradients are
 taken with respect to the path points only (``torch.autograd.grad``), never the model's parameters.
+
+Example::
+
+    >>> from model.data.scan import load_scan
+    >>> from model.explain import integrated_gradients
+    >>> from model.loading import load_classifier
+    >>> from model.preprocess import preprocess
+    >>> classifier = load_classifier("artifacts/model")
+    >>> image = load_scan("../shared/data/brain_tumor_dataset/yes/Y1.jpg").image
+    >>> pixel_values, _ = preprocess(image, classifier.preprocess)
+    >>> heat = integrated_gradients.explain(classifier.model, pixel_values[None], 1, baseline="blur")
+    >>> heat.grid, heat.extras["steps"] <= integrated_gradients.MAX_STEPS
+    ('input', True)
 """
 
 from __future__ import annotations

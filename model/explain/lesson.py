@@ -82,7 +82,17 @@ def step_titles() -> list[str]:
 
 
 def lesson_phantom(grid: int, tumour: bool = True) -> tuple[str, bytes]:
-    """(name, PNG bytes) of the lesson's phantom; its blob is centred on a patch of a ``grid``-wide model."""
+    """The lesson's phantom scan as an upload would arrive: a file name and PNG bytes.
+
+    Args:
+        grid: patches per side of the model's input (e.g. 14 for ViT-Base at 224); the blob is centred on
+            one patch of that grid.
+        tumour: draw the bright blob (the "tumour"); False gives the same head without it.
+
+    Returns:
+        (name, data): ``"phantom-blob.png"`` or ``"phantom.png"``, and the PNG of a (224, 240) RGB image
+        drawn with the fixed :data:`PHANTOM_SEED` (the same bytes every call).
+    """
     buf = io.BytesIO()
     phantom_image(PHANTOM_SEED, PHANTOM_SIZE, tumour=tumour, grid=grid).save(buf, format="PNG")
     return f"phantom{'-blob' if tumour else ''}.png", buf.getvalue()

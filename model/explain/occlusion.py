@@ -44,7 +44,16 @@ PARAM_HELP = {
 
 
 def window_starts(side: int, window: int, stride: int) -> list[int]:
-    """Captum's window offsets along one axis: ``ceil((side - window) / stride) + 1`` steps of ``stride``."""
+    """Captum's window offsets along one axis: ``ceil((side - window) / stride) + 1`` steps of ``stride``.
+
+    Args:
+        side: length of the axis in pixels.
+        window: window side in pixels (at most ``side``).
+        stride: step between windows in pixels (>= 1).
+
+    Returns:
+        Start offsets ``0, stride, 2 * stride, ...``; the last window may reach past ``side``.
+    """
     return [k * stride for k in range(math.ceil((side - window) / stride) + 1)]
 
 

@@ -48,6 +48,14 @@ class Gate:
 
         The dashboard's lanes pass their ``release`` / ``acquire``: paused work holds no lane, so a first
         answer waiting for the lane that work held gets it (and nothing can deadlock on a paused thread).
+
+        Args:
+            aside: called before this thread waits at a checkpoint (innermost block first); None for
+                nothing.
+            back: called after the wait (outermost block first); None for nothing.
+
+        Returns:
+            A context manager; nesting is allowed, each level adds its own ``aside`` / ``back``.
         """
         me = threading.get_ident()
         step = Step(aside, back)
@@ -117,7 +125,14 @@ def _encoder_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def pause_checkpoint_hook(module: nn.Module, args: Any, output: Any = None) -> None:
-    """Forward (pre-)hook: a :meth:`Gate.checkpoint`; after a layer, one more for its backward pass."""
+    """Forward (pre-)hook: a :meth:`Gate.checkpoint`; after a layer, one more for its backward pass.
+
+    Args:
+        module: the encoder layer the hook sits on (unused).
+        args: the layer's positional inputs (unused).
+        output: the layer's output (forward hook) or None (pre-hook); a first tensor that requires grad
+            gets a gradient hook that checkpoints during the backward pass.
+    """
     GATE.checkpoint()
     first = output[0] if isinstance(output, tuple) and output else output
     if isinstance(first, torch.Tensor) and first.requires_grad:

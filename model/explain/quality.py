@@ -81,7 +81,15 @@ def patch_ranking(relevance: Heatmap | NDArray[np.floating], patch_size: int) ->
 
 
 def step_masks(order: NDArray[np.int64], n_steps: int) -> NDArray[np.bool_]:
-    """(n+1, P) bool: which patches are taken after each step (step k takes the first round(kP/n))."""
+    """Which patches are taken (deleted or inserted) after each step of a curve.
+
+    Args:
+        order: (P,) int64 patch indices, most relevant first (see :func:`patch_ranking`).
+        n_steps: number of steps (>= 1); step k takes the first ``round(k * P / n_steps)`` patches.
+
+    Returns:
+        (n_steps + 1, P) bool; row 0 is all False, the last row all True.
+    """
     p = order.size
     counts = np.round(np.linspace(0, p, n_steps + 1)).astype(int)
     masks = np.zeros((n_steps + 1, p), dtype=bool)

@@ -7,6 +7,20 @@ Every method has the same signature, ``explain(model, pixel_values, target, **pa
 none of them registers hooks, touches ``param.grad``, switches train mode or edits the config of the shared
 model. :func:`safe_explain` runs a method and proves that: it snapshots the model's state and verifies it
 afterwards, also when the method fails.
+
+Example::
+
+    >>> from model.data.scan import load_scan
+    >>> from model.explain.registry import EXPLAINERS, safe_explain
+    >>> from model.loading import load_classifier
+    >>> from model.preprocess import preprocess
+    >>> classifier = load_classifier("artifacts/model")
+    >>> image = load_scan("../shared/data/brain_tumor_dataset/yes/Y1.jpg").image
+    >>> pixel_values, _ = preprocess(image, classifier.preprocess)
+    >>> heat = EXPLAINERS["gradcam"].explain(classifier.model, pixel_values[None], target=1)
+    >>> heat = safe_explain("gradcam", classifier.model, pixel_values[None], 1)  # also checks the model
+    >>> heat.grid, heat.values.shape, round(float(heat.values.sum()), 3)
+    ('patch', (16, 16), 1.0)
 """
 
 from __future__ import annotations

@@ -51,6 +51,16 @@ def fuse_heads(attention: torch.Tensor, head_fusion: str = "mean") -> torch.Tens
     The mean is accumulated in float64 and max/min are exact, so fusing before the cast gives the map of
     casting every head first, without a float64 copy of every head of every layer (8-15 % of a ViT-Base
     pass, the ``predict_rollout`` benchmark row).
+
+    Args:
+        attention: (H, T, T) attention of one layer (rows = queries, each row sums to 1); not modified.
+        head_fusion: ``"mean"``, ``"max"`` or ``"min"`` over the heads.
+
+    Returns:
+        (T, T) float64 new tensor.
+
+    Raises:
+        ValueError: ``head_fusion`` is not one of :data:`HEAD_FUSIONS`.
     """
     if head_fusion == "mean":
         return attention.mean(dim=0, dtype=torch.float64)
@@ -93,7 +103,19 @@ def rollout_step(fused: torch.Tensor) -> torch.Tensor:
 def rollout_matrices(
     attentions: Sequence[torch.Tensor], head_fusion: str = "mean", discard_ratio: float = 0.0
 ) -> list[torch.Tensor]:
-    """Cumulative rollout after each layer: ``[A_1, A_2 A_1, ..., A_L ... A_1]``, each (T, T) float64."""
+    """Cumulative rollout after each layer (Abnar & Zuidema 2020): ``[A_1, A_2 A_1, ..., A_L ... A_1]``.
+
+    Args:
+        attentions: ``outputs.attentions``: L tensors of shape (1, heads, T, T), T = 1 + patches; not mutated.
+        head_fusion: ``mean``, ``max`` or ``min`` over heads.
+        discard_ratio: share in [0, 1) of the weakest links dropped per row (CLS and self links kept).
+
+    Returns:
+        L (T, T) float64 tensors, each ``0.5 (A + I)``-renormalised step multiplied onto the previous ones.
+
+    Raises:
+        ValueError: no attentions, a batch of more than one scan, a bad shape, fusion or ratio.
+    """
     if len(attentions) == 0:
         raise ValueError("No attentions given; call the model with output_attentions=True (eager attention).")
     result: list[torch.Tensor] = []
@@ -153,7 +175,20 @@ def rollout_layers(
     head_fusion: str = "mean",
     discard_ratio: float = 0.0,
 ) -> list[NDArray[np.float64]]:
-    """Cumulative rollout up to each layer (how attention builds up), one grid per layer."""
+    """Cumulative rollout up to each layer (how attention builds up), one grid per layer.
+
+    Args:
+        attentions: ``outputs.attentions``: L tensors of shape (1, heads, T, T), T = 1 + patches; not mutated.
+        grid: (rows, cols) of the patch grid; square when None.
+        head_fusion: ``mean``, ``max`` or ``min`` over heads.
+        discard_ratio: share in [0, 1) of the weakest links dropped per row (CLS and self links kept).
+
+    Returns:
+        L (rows, cols) float64 arrays; the last one is :func:`attention_rollout`'s map.
+
+    Raises:
+        ValueError: see :func:`rollout_matrices` and :func:`cls_to_grid`.
+    """
     return [cls_to_grid(m[0], grid) for m in rollout_matrices(attentions, head_fusion, discard_ratio)]
 
 
@@ -162,8 +197,15 @@ def cls_attention(
 ) -> NDArray[np.float32]:
     """Raw attention from CLS to every patch, per layer and head.
 
+    Args:
+        attentions: ``outputs.attentions``: L tensors of shape (1, heads, T, T), T = 1 + patches; not mutated.
+        grid: (rows, cols) of the patch grid; square when None.
+
     Returns:
         (L, heads, rows, cols) float32: row 0 of each head's attention matrix without the CLS column.
+
+    Raises:
+        ValueError: a batch of more than one scan, a bad shape, or patch tokens that do not fill ``grid``.
     """
     maps = [[cls_to_grid(head[0], grid) for head in _layer_matrix(layer)] for layer in attentions]
     return np.asarray(maps, dtype=np.float32)

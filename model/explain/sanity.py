@@ -88,14 +88,38 @@ def randomised_copy(
 def randomised_models(
     model: ViTForImageClassification, stages: Sequence[int] | None = None, seed: int = 0
 ) -> list[tuple[str, ViTForImageClassification]]:
-    """One randomised copy per stage, labelled by the lowest block randomised (e.g. ``"up to layer 6"``)."""
+    """One randomised copy per stage of the cascade (Adebayo et al. 2018, Sanity Checks for Saliency Maps).
+
+    Args:
+        model: trained model (not modified).
+        stages: numbers of :func:`cascade_blocks` to re-initialise, one copy each; :func:`default_stages`
+            when None or empty.
+        seed: seed of the re-initialisation (the same copies every call).
+
+    Returns:
+        (label, copy) pairs, labelled by the lowest block randomised (e.g. ``"up to layer 6"``).
+
+    Raises:
+        ValueError: a stage outside ``1..len(cascade_blocks(model))``.
+    """
     blocks = cascade_blocks(model)
     stages = stages or default_stages(len(blocks))
     return [(f"up to {blocks[n - 1][0]}", randomised_copy(model, n, seed)) for n in stages]
 
 
 def rank_correlation(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
-    """Spearman correlation of two maps of equal shape; 1 if both are constant, 0 if only one is."""
+    """Spearman rank correlation of two maps (the sanity check's similarity score).
+
+    Args:
+        a: map of any shape, any float dtype (flattened).
+        b: map with as many values as ``a``.
+
+    Returns:
+        Correlation in [-1, 1]; 1.0 if both maps are constant, 0.0 if only one is.
+
+    Raises:
+        ValueError: the maps hold different numbers of values.
+    """
     a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
     if a.shape != b.shape:
         raise ValueError(f"Maps differ in shape: {a.shape} vs {b.shape}.")

@@ -2,6 +2,19 @@
 
 Maps travel as :class:`~model.explain.heatmap.Heatmap` itself: it pickles (``Heatmap.__reduce__``), so the
 dashboard keeps them in ``st.cache_data``.
+
+Example::
+
+    >>> from model.loading import load_classifier
+    >>> classifier = load_classifier("artifacts/model")
+    >>> from model.data.scan import load_scan
+    >>> image = load_scan("../shared/data/brain_tumor_dataset/yes/Y1.jpg").image
+    >>> from model.explain.single import explain_image, score_faithfulness
+    >>> from model.labels import positive_index
+    >>> heat = explain_image(classifier, image, "gradient_rollout", positive_index(classifier.labels))
+    >>> curves = score_faithfulness(classifier, image, heat)
+    >>> curves.deletion_auc < curves.insertion_auc
+    True
 """
 
 from __future__ import annotations
@@ -38,7 +51,9 @@ def explain_image(
         The (picklable) :class:`~model.explain.heatmap.Heatmap`.
 
     Raises:
-        KeyError: unknown method. ValueError: bad target or parameter.
+        KeyError: unknown method.
+        ValueError: bad target or parameter.
+        ModelStateError: the method changed the shared model.
     """
     pixel_values, _ = preprocess(image, classifier.preprocess)
     return safe_explain(method, classifier.model, pixel_values[None], int(target), **(params or {}))
@@ -76,7 +91,15 @@ class LayerMaps:
 
 
 def layer_maps(classifier: Classifier, image: Image.Image) -> LayerMaps:
-    """Raw CLS attention per head and cumulative rollout per layer, from one eager forward pass."""
+    """Raw CLS attention per head and cumulative rollout per layer, from one eager forward pass.
+
+    Args:
+        classifier: the shared eager-attention model (forward pass only).
+        image: decoded scan (RGB PIL image).
+
+    Returns:
+        :class:`LayerMaps` on the classifier's patch grid (mean head fusion, nothing discarded).
+    """
     pixel_values, geom = preprocess(image, classifier.preprocess)
     with torch.no_grad():
         out = classifier.model(pixel_values=pixel_values[None], output_attentions=True)

@@ -101,6 +101,10 @@ def snapshot(model: nn.Module) -> ModelState:
 def verify(model: nn.Module, before: ModelState) -> None:
     """Raise :class:`ModelStateError` if ``model`` differs from the ``before`` snapshot.
 
+    Args:
+        model: the shared model, after the explanation.
+        before: :func:`snapshot` of the same model taken before it.
+
     Raises:
         ModelStateError: naming the changed aspects (hooks, train mode, gradients, weights, config).
     """
@@ -169,13 +173,29 @@ def patch_size_of(model: nn.Module) -> int:
 
 
 def patch_grid_of(model: nn.Module, pixel_values: torch.Tensor) -> tuple[int, int]:
-    """(rows, cols) of patches for this input (works for any image size the model accepts)."""
+    """(rows, cols) of patches for this input (works for any image size the model accepts).
+
+    Args:
+        model: a ViT (its ``config.patch_size`` is read).
+        pixel_values: (..., S0, S1) model input; only its shape is read.
+
+    Returns:
+        ``(S0 // patch_size, S1 // patch_size)``.
+    """
     p = patch_size_of(model)
     return (int(pixel_values.shape[-2]) // p, int(pixel_values.shape[-1]) // p)
 
 
 def resolve_params(method: str, defaults: dict[str, object], params: dict[str, object]) -> dict[str, object]:
     """Fill in defaults and reject unknown parameter names (a typo would otherwise be silently ignored).
+
+    Args:
+        method: the method's registry name (for the message).
+        defaults: every parameter the method takes, with its default.
+        params: the caller's parameters (a subset of ``defaults``' keys).
+
+    Returns:
+        A new dict: ``defaults`` updated with ``params``.
 
     Raises:
         ValueError: naming the unknown parameters and the valid ones.

@@ -149,7 +149,17 @@ def compare_paired(
 
 
 def faithfulness_word(deletion: str, insertion: str) -> str:
-    """Combine the two curve comparisons into one faithfulness verdict (see the module docstring)."""
+    """Combine the two curve comparisons into one faithfulness verdict (see the module docstring).
+
+    Args:
+        deletion: comparison word of the deletion curve against the random ranking (``BETTER``, ``WORSE``,
+            ``UNCLEAR`` or ``UNKNOWN``).
+        insertion: the same for the insertion curve.
+
+    Returns:
+        ``FAILS`` if either is worse, ``SUPPORTED`` if both are better, ``MIXED`` if one is, ``UNKNOWN`` if
+        both are unknown, else ``UNPROVEN``.
+    """
     words = {deletion, insertion}
     if WORSE in words:
         return FAILS
@@ -215,6 +225,14 @@ def changed_settings(measured_with: Mapping[str, object], current: Mapping[str, 
 
     A verdict describes the maps the summary measured: once a method's defaults change, the map a page shows
     is not the one judged, until ``python -m model.explain`` is run again.
+
+    Args:
+        measured_with: the parameters saved with the summary.
+        current: the method's current defaults.
+
+    Returns:
+        One ``"name: saved -> now"`` line per differing parameter (``(none)`` where one side lacks it),
+        sorted by name; empty when nothing changed.
     """
     names = sorted(set(measured_with) | set(current))
     return [
