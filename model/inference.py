@@ -3,10 +3,23 @@
 The dashboard's Explain page calls :func:`quick_look` once per scan: one eager forward pass on the scan gives
 the prediction and the attention maps (rollout), the first answer; :func:`complete_tta` then adds one batched
 pass over a few augmented views (left-right flip, small shifts) for the spread of P(positive), shown when it
-arrives (:func:`first_look` does both). Slower attribution maps come from :func:`explain_image`.
+arrives (:func:`first_look` does both). Slower attribution maps come from
+:func:`model.explain.single.explain_image`.
 
 Test-time augmentation spread is *not* a calibrated uncertainty: it says how much the answer moves under
 changes the model should ignore. A large spread flags a fragile prediction; a small one proves nothing.
+
+Example::
+
+    from model.data.scan import load_scan
+    from model.inference import calibration_temperature, predict
+    from model.loading import load_classifier
+
+    classifier = load_classifier("artifacts/model")
+    temperature, _ = calibration_temperature("artifacts/eval", classifier.fingerprint)
+    scan = load_scan("data/brain_tumor_dataset/yes/Y1.jpg")
+    prediction, geometry = predict(classifier, scan.image, temperature)
+    print(prediction.p_positive, prediction.tta_std)  # calibrated P(tumour) and its spread under TTA
 """
 
 from __future__ import annotations
@@ -189,8 +202,18 @@ def predict(
 ) -> tuple[Prediction, Geometry]:
     """Preprocess a decoded scan (see :func:`model.preprocess.preprocess`) and predict it.
 
+    Args:
+        classifier: the loaded model (read-only; eval mode is kept).
+        image: the decoded scan (any PIL mode; converted to RGB), e.g. ``load_scan(path).image``.
+        temperature: calibration temperature T > 0 (see :mod:`model.evaluate.calibration`).
+        tta: also run the augmented views; False leaves ``tta_positive`` with the scan's own value only.
+
     Returns:
         The prediction and the geometry that maps input-grid maps back onto ``image``.
+
+    Raises:
+        ValueError: temperature is not a positive finite number.
+        LabelMismatchError: the model has no "tumor" class (:func:`model.labels.positive_index`).
     """
     pixel_values, geom = preprocess(image, classifier.preprocess)
     return predict_tensor(classifier, pixel_values, temperature, tta), geom

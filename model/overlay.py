@@ -26,14 +26,30 @@ _OUTLINE_RGB = np.array([int(OUTLINE_COLOUR[i : i + 2], 16) for i in (1, 3, 5)],
 
 
 def display_size(original_size: tuple[int, int], side: int = DISPLAY_SIDE) -> tuple[int, int]:
-    """(height, width) of the displayed picture: the scan scaled down (never up) to ``side`` px at most."""
+    """(height, width) of the displayed picture: the scan scaled down (never up) to ``side`` px at most.
+
+    Args:
+        original_size: (height, width) of the scan in pixels.
+        side: longest displayed side in pixels.
+
+    Returns:
+        (height, width), each at least 1, aspect ratio kept up to rounding.
+    """
     h, w = original_size
     scale = min(1.0, side / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def display_scan(image: Image.Image, side: int = DISPLAY_SIDE) -> NDArray[np.uint8]:
-    """The scan as (h, w, 3) uint8 RGB at display size (reduced once per scan; callers cache it)."""
+    """The scan as (h, w, 3) uint8 RGB at display size (reduced once per scan; callers cache it).
+
+    Args:
+        image: the decoded scan (any PIL mode; converted to RGB).
+        side: longest displayed side in pixels; a smaller scan is kept at its own size.
+
+    Returns:
+        (h, w, 3) uint8 RGB array, (h, w) = :func:`display_size` of the scan (area-averaged when reduced).
+    """
     h, w = display_size((image.height, image.width), side)
     rgb = image.convert("RGB")
     return np.asarray(rgb if (h, w) == (rgb.height, rgb.width) else rgb.resize((w, h), Image.Resampling.BOX))
@@ -47,7 +63,16 @@ def _scaled_box(geometry: Geometry, size: tuple[int, int]) -> tuple[int, int, in
 
 
 def display_heat(record: Heatmap, geometry: Geometry, size: tuple[int, int]) -> NDArray[np.float32]:
-    """The map in "x uniform" units over the crop box at display ``size``; NaN where the model saw nothing."""
+    """The map in "x uniform" units over the crop box at display ``size``; NaN where the model saw nothing.
+
+    Args:
+        record: the map (patch or input grid).
+        geometry: the scan's crop and resize; its crop box is scaled to ``size``.
+        size: (h, w) display size, from :func:`display_size`.
+
+    Returns:
+        (h, w) float32, nonnegative inside the scaled crop box (1 = an average cell, bilinear), NaN outside.
+    """
     top, left, bottom, right = _scaled_box(geometry, size)
     src = Image.fromarray(record.relative(), mode="F")
     out = np.full(size, np.nan, dtype=np.float32)
@@ -57,7 +82,15 @@ def display_heat(record: Heatmap, geometry: Geometry, size: tuple[int, int]) -> 
 
 
 def outline_edge(mask: NDArray[np.bool_], size: tuple[int, int]) -> NDArray[np.bool_]:
-    """The dashed edge of a tumour mask (original pixels) at display ``size`` (nearest-neighbour)."""
+    """The dashed edge of a tumour mask (original pixels) at display ``size`` (nearest-neighbour).
+
+    Args:
+        mask: (H, W) bool tumour mask on the scan's pixels.
+        size: (h, w) display size, from :func:`display_size`.
+
+    Returns:
+        (h, w) bool array, True on every other :data:`DASH_PX`-pixel stretch of the mask's one-pixel edge.
+    """
     small = Image.fromarray(mask.astype(np.uint8) * 255).resize(size[::-1], Image.Resampling.NEAREST)
     inside = np.asarray(small) > 127
     edge = inside & ~ndimage.binary_erosion(inside)

@@ -4,6 +4,19 @@ Resizing and normalisation follow the Hugging Face ViT image processor (bilinear
 rescale to [0, 1], ``(x - mean) / std``), so a model saved here also works with ``transformers`` pipelines.
 The optional brain crop removes black borders first; :class:`Geometry` records where the model's input
 came from, so that any heatmap on the patch or input grid can be drawn back onto the original scan.
+
+Example::
+
+    import numpy as np
+
+    from model.data.scan import load_scan
+    from model.preprocess import PreprocessConfig, preprocess, to_original
+
+    cfg = PreprocessConfig.load("artifacts/model")  # the model folder's preprocessor_config.json
+    scan = load_scan("data/brain_tumor_dataset/yes/Y1.jpg")
+    x, geometry = preprocess(scan.image, cfg)  # (3, 224, 224) float32, and where it came from
+    patch_map = np.ones((14, 14), dtype=np.float32)  # any map on the patch grid
+    on_scan = to_original(patch_map, geometry)  # (H, W) float32 on the scan's pixels, 0 outside the crop
 """
 
 from __future__ import annotations
@@ -149,7 +162,15 @@ def crop_and_resize(image: Image.Image, cfg: PreprocessConfig) -> tuple[NDArray[
 
 
 def normalise(pixels: NDArray[np.uint8] | torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
-    """Turn (..., H, W, 3) uint8 pixels into (..., 3, H, W) float32 model input."""
+    """Turn (..., H, W, 3) uint8 pixels into (..., 3, H, W) float32 model input.
+
+    Args:
+        pixels: (..., H, W, 3) uint8 RGB array or tensor in 0..255, e.g. from :func:`crop_and_resize`.
+        cfg: preprocessing settings; gives the per-channel ``mean`` and ``std``.
+
+    Returns:
+        (..., 3, H, W) float32 tensor ``(pixels / 255 - mean) / std`` (in [-1, 1] for the default 0.5/0.5).
+    """
     x = torch.as_tensor(np.array(pixels), dtype=torch.float32) / 255.0
     x = x.movedim(-1, -3)  # (..., 3, H, W)
     mean = torch.tensor(cfg.mean, dtype=torch.float32).view(3, 1, 1)
@@ -172,7 +193,15 @@ def preprocess(image: Image.Image, cfg: PreprocessConfig) -> tuple[torch.Tensor,
 
 
 def preprocess_batch(images: list[Image.Image], cfg: PreprocessConfig) -> tuple[torch.Tensor, list[Geometry]]:
-    """Make a (B, 3, S, S) batch and one :class:`Geometry` per image."""
+    """Make a (B, 3, S, S) batch and one :class:`Geometry` per image.
+
+    Args:
+        images: B decoded scans (any mode; converted to RGB); at least one.
+        cfg: preprocessing settings.
+
+    Returns:
+        (B, 3, S, S) float32 tensor (as :func:`preprocess`, stacked) and the B geometries in order.
+    """
     pairs = [preprocess(im, cfg) for im in images]
     return torch.stack([p[0] for p in pairs]), [p[1] for p in pairs]
 

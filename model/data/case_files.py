@@ -61,6 +61,13 @@ def resolve_case(data_dir: str | Path, case: str) -> Path:
 def read_case(data_dir: str | Path, case: str) -> bytes:
     """The bytes of a case file (at most ``MAX_FILE_BYTES + 1``: ``load_scan`` refuses larger files).
 
+    Args:
+        data_dir: the configured data folder.
+        case: a data-root-relative path with POSIX separators, e.g. ``yes/Y1.jpg``.
+
+    Returns:
+        The file's raw bytes, at most ``MAX_FILE_BYTES + 1`` of them (one more tells an oversized file apart).
+
     Raises:
         CaseFileError: as :func:`resolve_case`, or the file cannot be read.
     """

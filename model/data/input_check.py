@@ -159,7 +159,15 @@ def build_input_reference(images: Iterable[Image.Image], source: str) -> InputRe
 
 
 def save_input_reference(reference: InputReference, model_dir: str | Path) -> Path:
-    """Write ``input_reference.json`` into a model folder and return its path."""
+    """Write ``input_reference.json`` into a model folder and return its path.
+
+    Args:
+        reference: the ranges and mean histogram from :func:`build_input_reference`.
+        model_dir: the model folder (created if missing).
+
+    Returns:
+        Path of the written ``input_reference.json`` (written atomically by :func:`model.io.write_json`).
+    """
     path = Path(model_dir) / REFERENCE_FILE
     payload = {
         "schema_version": SCHEMA_VERSION,

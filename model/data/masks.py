@@ -61,7 +61,16 @@ class MaskIndex:
     by_name: dict[str, MaskRecord]
 
     def find(self, image: str = "", sha256: str = "") -> MaskRecord | None:
-        """The usable mask for an image, by path or file name first, else by hash; None when there is none."""
+        """The usable mask for an image, by path or file name first, else by hash; None when there is none.
+
+        Args:
+            image: image path relative to the data root (e.g. ``"yes/Y100.JPG"``) or a bare file name;
+                matched case-insensitively, backslashes read as ``/``. ``""`` skips the name lookup.
+            sha256: hex content hash of the image (any case); used only when the name finds nothing.
+
+        Returns:
+            The matching :class:`MaskRecord` if it is usable, else None.
+        """
         rec = None
         if image:
             key = image.replace("\\", "/").lower()
@@ -124,6 +133,13 @@ def read_mask_index(masks_dir: str | Path) -> MaskIndex:
 
 def load_mask(record: MaskRecord) -> NDArray[np.bool_]:
     """Read one mask as an (H, W) bool array (True = tumour), checked against its image's size.
+
+    Args:
+        record: the mask's row from :func:`read_mask_index`.
+
+    Returns:
+        (H, W) bool array, H x W equal to ``record.image_size``; True where the grey mask is over
+        :data:`MASK_THRESHOLD`.
 
     Raises:
         MaskError: the file is missing or its size differs from the image's.

@@ -79,8 +79,17 @@ def split_pool(cases: pd.DataFrame, share: float = HOLDOUT_SHARE, seed: int = DE
     A group belongs to the cell of its first image (groups never mix labels in the pool). Within a cell the
     groups are shuffled with ``seed`` and taken until the cell's held-out images reach ``share``.
 
+    Args:
+        cases: the pool's cases as :func:`read_pool` returns them (columns path, sha256, label, group,
+            source).
+        share: target held-out fraction of each cell's images, in (0, 1).
+        seed: seed of the group shuffle; the same seed gives the same split.
+
     Returns:
         ``cases`` with a ``split`` column (``train`` | ``holdout``), same order.
+
+    Raises:
+        PoolError: ``share`` is not in (0, 1).
     """
     if not 0 < share < 1:
         raise PoolError(f"the held-out share must be in (0, 1), got {share}.")
@@ -103,7 +112,15 @@ def split_pool(cases: pd.DataFrame, share: float = HOLDOUT_SHARE, seed: int = DE
 
 
 def write_pool_manifest(frame: pd.DataFrame, out: str | Path) -> Path:
-    """The pool manifest (:data:`POOL_MANIFEST_COLUMNS`), as :func:`~model.data.split.write_manifest`."""
+    """The pool manifest (:data:`POOL_MANIFEST_COLUMNS`), as :func:`~model.data.split.write_manifest`.
+
+    Args:
+        frame: the output of :func:`split_pool` (extra columns are dropped).
+        out: CSV path to write, e.g. ``artifacts/pool_manifest.csv``.
+
+    Returns:
+        The path written.
+    """
     return write_manifest(frame, out, POOL_MANIFEST_COLUMNS)
 
 

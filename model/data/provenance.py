@@ -54,6 +54,10 @@ def manifest_path(model_dir: str | Path, root: str | Path) -> Path | None:
     Args:
         model_dir: the model folder (a hub id or a folder without a run config gives None).
         root: folder a relative ``manifest`` entry is resolved against (the repository root).
+
+    Returns:
+        The manifest's path, or None when the run config is missing or unreadable, names no manifest, the
+        file is absent, or its sha256 differs from the recorded ``manifest_sha256``.
     """
     if path_text_problem(str(model_dir)) is not None:
         return None  # not a usable folder name: the sidebar says why
@@ -88,7 +92,15 @@ def load_manifest(path: str | Path | None) -> pd.DataFrame | None:
 
 
 def find_in_manifest(manifest: pd.DataFrame | None, sha256: str) -> SplitMatch | None:
-    """The manifest row whose ``sha256`` equals the scan's (training rows first), or None."""
+    """The manifest row whose ``sha256`` equals the scan's (training rows first), or None.
+
+    Args:
+        manifest: a split manifest as :func:`load_manifest` returns it, or None (then the answer is None).
+        sha256: hex digest of the scan file (``Scan.sha256``, lower case as the manifest stores it).
+
+    Returns:
+        A :class:`SplitMatch` for the first matching row, ``train`` rows before the others, or None.
+    """
     if manifest is None:
         return None
     rows = manifest[manifest["sha256"] == sha256]
@@ -108,7 +120,16 @@ def training_size_text(manifest: pd.DataFrame | None) -> str:
 
 
 def find_mask(data_dir: str | Path | None, sha256: str) -> MaskRecord | None:
-    """The usable tumour mask drawn on the scan with this hash, from ``<data_dir>_masks``; None if none."""
+    """The usable tumour mask drawn on the scan with this hash, from ``<data_dir>_masks``; None if none.
+
+    Args:
+        data_dir: the data folder; the mask folder is its sibling ``<name>_masks``. None gives None.
+        sha256: hex digest of the scan file.
+
+    Returns:
+        The usable :class:`~model.data.masks.MaskRecord`, or None when there is no mask folder, it is
+        malformed, or no usable mask has this hash.
+    """
     if data_dir is None:
         return None
     folder = Path(data_dir).parent / f"{Path(data_dir).name}{MASKS_SUFFIX}"

@@ -16,6 +16,17 @@ Resource bounds (what one call may cost, whatever the input):
   area-averaged down to it before any conversion, so everything downstream (display, maps, reports, the
   model's crop) works on at most 4.2 MP. ``Scan.decoded_size`` keeps the exact decoded size, so the scale
   factor is known. No real scan is that large, so training and evaluation see the full decoded pixels.
+
+Example::
+
+    from model.data.scan import ScanError, load_scan
+
+    try:
+        scan = load_scan("data/brain_tumor_dataset/yes/Y1.jpg")  # or the uploaded file's bytes
+    except ScanError as err:
+        print(err)  # what is wrong with the file and what to do instead
+    else:
+        print(scan.source_format, scan.image.size, scan.sha256[:12], scan.notes)
 """
 
 from __future__ import annotations

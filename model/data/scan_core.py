@@ -79,7 +79,16 @@ def working_size(width: int, height: int, limit: int = WORKING_MAX_PIXELS) -> tu
 
 
 def shrink_image(img: Image.Image, notes: list[str], limit: int = WORKING_MAX_PIXELS) -> Image.Image:
-    """Area-average ``img`` (any mode PIL resizes: L, LA, RGB, RGBA, I, F, I;16) down to ``working_size``."""
+    """Area-average ``img`` (any mode PIL resizes: L, LA, RGB, RGBA, I, F, I;16) down to ``working_size``.
+
+    Args:
+        img: the decoded image, any size.
+        notes: the scan's technical notes; a line is appended when the image is reduced.
+        limit: largest width x height kept (default :data:`WORKING_MAX_PIXELS`).
+
+    Returns:
+        ``img`` itself when it fits, else a new image of the same mode, at most ``limit`` pixels, same aspect.
+    """
     size = working_size(*img.size, limit)
     if size == img.size:
         return img
@@ -93,6 +102,14 @@ def shrink_array(values: NDArray, notes: list[str], limit: int = WORKING_MAX_PIX
     Area averages of stored values stay inside the stored range, so lookup tables still index them. uint8
     and uint16 planes are resized as they are (PIL modes L and I;16); other dtypes as float32, one plane at
     a time, so the extra memory is at most one float32 plane.
+
+    Args:
+        values: (R, C) or (R, C, S) array of stored pixel values, any numeric dtype.
+        notes: the scan's technical notes; a line is appended when the array is reduced.
+        limit: largest R x C kept (default :data:`WORKING_MAX_PIXELS`).
+
+    Returns:
+        ``values`` itself when it fits, else an array of the same dtype and ndim with R x C at most ``limit``.
     """
     rows, cols = values.shape[:2]
     if working_size(cols, rows, limit) == (cols, rows):
@@ -142,6 +159,14 @@ def check_geometry(width: int, height: int, max_pixels: int = MAX_PIXELS) -> Non
 
 def choose_frame(frame: int | None, n_frames: int, default: int) -> int:
     """Validate a requested 0-based frame index against ``n_frames``; None picks ``default``.
+
+    Args:
+        frame: the requested 0-based frame, or None.
+        n_frames: number of frames in the file (at least 1).
+        default: the frame used when ``frame`` is None (not checked).
+
+    Returns:
+        The frame index to decode.
 
     Raises:
         ScanError: The index is outside 0..n_frames-1.

@@ -140,7 +140,21 @@ def decode_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int, f
 
 
 def try_decode_headerless_dicom(data: bytes, digest: str, frame: int | None, max_pixels: int) -> Scan | None:
-    """Decode a DICOM without the 128-byte preamble, or return None when ``data`` is not DICOM at all."""
+    """Decode a DICOM without the 128-byte preamble, or return None when ``data`` is not DICOM at all.
+
+    Args:
+        data: the file's raw bytes (no ``DICM`` preamble; a deflated transfer syntax is inflated first).
+        digest: hex sha256 of ``data`` as read, stored in the result.
+        frame: 0-based frame to decode, or None for the middle frame.
+        max_pixels: largest width x height accepted (also bounds the inflated size).
+
+    Returns:
+        The decoded :class:`~model.data.scan_core.Scan`, or None when the bytes hold none of the DICOM
+        elements that mark a real data set.
+
+    Raises:
+        ScanError: the bytes are DICOM but cannot be used, as :func:`decode_dicom`, or inflate too far.
+    """
     import pydicom
 
     data = inflate_deflated(data, max_pixels, force=True)

@@ -179,7 +179,16 @@ def split_groups(
 
 
 def build_manifest(index: DatasetIndex, seed: int = DEFAULT_SEED) -> tuple[pd.DataFrame, Groups]:
-    """The split manifest (columns :data:`MANIFEST_COLUMNS`, rows sorted by path) and the groups used."""
+    """The split manifest (columns :data:`MANIFEST_COLUMNS`, rows sorted by path) and the groups used.
+
+    Args:
+        index: the data set index from :func:`index_dataset`.
+        seed: shuffle seed of :func:`split_groups`; the same index and seed give the same manifest.
+
+    Returns:
+        The manifest frame (string columns path, sha256, label, group, split) and the duplicate
+        :class:`~model.data.duplicates.Groups` it was split by.
+    """
     groups = index.groups()
     split_of = split_groups(index, groups, seed)
     frame = pd.DataFrame(
@@ -195,7 +204,16 @@ def build_manifest(index: DatasetIndex, seed: int = DEFAULT_SEED) -> tuple[pd.Da
 
 
 def write_manifest(frame: pd.DataFrame, out: str | Path, columns: tuple[str, ...] = MANIFEST_COLUMNS) -> Path:
-    """Write a manifest's ``columns`` as UTF-8 CSV, "\\n" line ends (byte-identical for identical frames)."""
+    """Write a manifest's ``columns`` as UTF-8 CSV, "\\n" line ends (byte-identical for identical frames).
+
+    Args:
+        frame: the manifest, e.g. from :func:`build_manifest`; columns outside ``columns`` are dropped.
+        out: CSV path to write atomically, e.g. ``artifacts/split_manifest.csv``.
+        columns: the columns to write, in this order.
+
+    Returns:
+        The path written.
+    """
     return write_csv(out, frame.loc[:, list(columns)])
 
 

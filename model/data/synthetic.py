@@ -66,5 +66,15 @@ def phantom(
 def phantom_image(
     seed: int, size: tuple[int, int] = (96, 112), tumour: bool = False, grid: int | None = None
 ) -> Image.Image:
-    """Same as :func:`phantom`, as an RGB PIL image."""
+    """Same as :func:`phantom`, as an RGB PIL image.
+
+    Args:
+        seed: random seed, as for :func:`phantom`.
+        size: (height, width) in pixels.
+        tumour: add a bright round blob inside the head.
+        grid: the model's patch grid side, as for :func:`phantom`; None places the blob freely.
+
+    Returns:
+        RGB PIL image of ``size`` (the three channels equal), 8 bits per channel.
+    """
     return Image.fromarray(phantom(seed, size, tumour, grid=grid)).convert("RGB")

@@ -66,8 +66,13 @@ def draw_overlay(
 def overlay_map(record: Heatmap, geometry: Geometry) -> np.ma.MaskedArray:
     """A map in "× uniform" units on the scan's pixels, masked (transparent) outside the region the model saw.
 
+    Args:
+        record: the map, on the patch grid or the model input (:class:`~model.explain.heatmap.Heatmap`).
+        geometry: the scan's crop and resize, from preprocessing; maps the map onto the scan's pixels.
+
     Returns:
-        (H, W) float32 masked array.
+        (H, W) float32 masked array (H, W = the scan's size), nonnegative, 1 = an average cell; masked
+        outside ``geometry.crop_box``.
     """
     heat = record.on_original(geometry)
     top, left, bottom, right = geometry.crop_box
@@ -87,7 +92,17 @@ def build_map_figure(
 ) -> Figure:
     """One method's map over the scan (transparent outside the region the model saw), on the shared scale.
 
-    ``outline`` is the scan's tumour mask (H, W) when one exists; its edge is drawn dashed.
+    Args:
+        image: the scan (any PIL mode; drawn as RGB), H x W pixels.
+        record: the method's map.
+        geometry: the scan's crop and resize, as preprocessing made it.
+        title: axes title, shown literally (``$`` is not maths).
+        cmap: matplotlib colour-map name, one of :data:`COLOUR_MAPS`.
+        opacity: heatmap opacity in [0, 1].
+        outline: (H, W) bool tumour mask on the scan's pixels when one exists; its edge is drawn dashed.
+
+    Returns:
+        A :data:`MAP_SIZE_IN` matplotlib Figure with one axes, colour scale 0..``DISPLAY_MAX_X_UNIFORM``.
     """
     fig = Figure(figsize=MAP_SIZE_IN, layout="constrained")
     ax = fig.add_subplot()
@@ -97,7 +112,15 @@ def build_map_figure(
 
 
 def build_colourbar_figure(cmap: str = "inferno", vmax: float = DISPLAY_MAX_X_UNIFORM) -> Figure:
-    """A horizontal colour bar for the shared scale, shown once above the maps."""
+    """A horizontal colour bar for the shared scale, shown once above the maps.
+
+    Args:
+        cmap: matplotlib colour-map name, as the maps use.
+        vmax: top of the scale in "× uniform" units (the bar extends beyond it with an arrow).
+
+    Returns:
+        A 6 x 0.75 inch Figure holding only the colour bar, 0..``vmax``.
+    """
     fig = Figure(figsize=(6.0, 0.75), layout="constrained")
     ax = fig.add_subplot()
     fig.colorbar(
@@ -111,7 +134,17 @@ def build_colourbar_figure(cmap: str = "inferno", vmax: float = DISPLAY_MAX_X_UN
 
 
 def grid_record(raw: NDArray[np.floating], geometry: Geometry, name: str) -> Heatmap:
-    """Wrap a raw nonnegative patch-grid map (e.g. one head's CLS attention) as shares for drawing."""
+    """Wrap a raw nonnegative patch-grid map (e.g. one head's CLS attention) as shares for drawing.
+
+    Args:
+        raw: (rows, cols) float map on the patch grid, e.g. 14 x 14; negative values count as 0.
+        geometry: gives the model input size the grid covers.
+        name: recorded as the Heatmap's ``method`` (e.g. ``"head 3"``).
+
+    Returns:
+        A ``"patch"``-grid :class:`~model.explain.heatmap.Heatmap` of (rows, cols) shares summing to 1
+        (all zero for an all-zero map), target 0.
+    """
     return Heatmap(relevance_shares(raw), "patch", name, 0, tuple(geometry.input_size))
 
 
@@ -132,6 +165,11 @@ def build_heads_figure(
         rollout: (rows, cols) cumulative rollout after this layer.
         geometry: maps the patch grid onto the scan.
         layer: 1-based layer number (titles only).
+        cmap: matplotlib colour-map name.
+        opacity: heatmap opacity in [0, 1].
+
+    Returns:
+        A Figure with one panel per head plus the rollout panel, at most 4 panels a row.
     """
     n = heads.shape[0] + 1
     cols = min(n, 4)

@@ -59,7 +59,19 @@ def build_signed_map_figure(
     opacity: float = 0.5,
     outline: NDArray[np.bool_] | None = None,
 ) -> Figure:
-    """One method's signed map over the scan on the diverging scale ``±DISPLAY_MAX_X_UNIFORM``."""
+    """One method's signed map over the scan on the diverging scale ``±DISPLAY_MAX_X_UNIFORM``.
+
+    Args:
+        image: the scan (any PIL mode; drawn as RGB), H x W pixels.
+        record: the method's map; its ``extras["signed"]`` is drawn (the scan alone when it has none).
+        geometry: the scan's crop and resize, as preprocessing made it.
+        title: axes title, shown literally (``$`` is not maths).
+        opacity: map opacity in [0, 1].
+        outline: (H, W) bool tumour mask on the scan's pixels when one exists; its edge is drawn dashed.
+
+    Returns:
+        A :data:`MAP_SIZE_IN` matplotlib Figure with one axes (red = for the class, blue = against).
+    """
     fig = Figure(figsize=MAP_SIZE_IN, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(np.asarray(image.convert("RGB")))

@@ -5,6 +5,24 @@ settings; the following pages hold the maps, :data:`MAPS_PER_PAGE` at a time on 
 each with what the method shows and how far it can be trusted on this model. Every page repeats the
 disclaimer and the page number in its footer. All text goes through :func:`model.report.text.scrub_paths`,
 so no local absolute path is printed. Drawn with matplotlib's object-oriented API and ``PdfPages``.
+
+Example::
+
+    from pathlib import Path
+
+    from model.data.scan import load_scan
+    from model.inference import predict
+    from model.loading import load_classifier
+    from model.report.case import CaseReport
+    from model.report.pdf import PrintOptions, render_report_pdf
+
+    classifier = load_classifier("artifacts/model")
+    scan = load_scan("data/brain_tumor_dataset/yes/Y1.jpg")
+    prediction, geometry = predict(classifier, scan.image)
+    report = CaseReport(
+        scan.image, prediction, geometry, {}, classifier.fingerprint, classifier.source, scan.sha256
+    )
+    Path("Y1_report.pdf").write_bytes(render_report_pdf(report, PrintOptions(file_name="Y1.jpg")))
 """
 
 from __future__ import annotations
@@ -84,6 +102,10 @@ def detail_chunks(report: CaseReport) -> list[list[str]]:
 def header_lines(report: CaseReport, options: PrintOptions) -> list[str]:
     """The header: date and time, file name, model; every line path-free.
 
+    Args:
+        report: the case shown (gives the model and the scan's hash).
+        options: print settings (gives the file name and the creation time; now when it is None).
+
     Returns:
         Lines of plain text.
     """
@@ -129,7 +151,19 @@ def _text_page(options: PrintOptions, lines: list[str], number: int, total: int)
 
 
 def method_text(report: CaseReport, title: str, options: PrintOptions) -> str:
-    """What a map shows, how far it can be trusted and its faithfulness scores, wrapped for the page."""
+    """What a map shows, how far it can be trusted and its faithfulness scores, wrapped for the page.
+
+    Args:
+        report: the case; ``report.maps[title]`` is the map described.
+        title: the map's display title, a key of ``report.maps``.
+        options: print settings; ``options.trust`` maps registry keys to trust lines.
+
+    Returns:
+        Newline-separated text wrapped at ``WRAP_MAP`` characters.
+
+    Raises:
+        KeyError: ``title`` is not a key of ``report.maps``.
+    """
     record = report.maps[title]
     entry = EXPLAINERS.get(record.method)
     lines = [f"Meaning: {entry.description if entry else 'no description'}"]
@@ -169,6 +203,10 @@ def _map_page(
 
 def build_pages(report: CaseReport, options: PrintOptions) -> list[Figure]:
     """Every page of the report, in order.
+
+    Args:
+        report: the case to print.
+        options: paper, file name, trust lines, colour map and opacity.
 
     Returns:
         Figures of ``PAPERS[options.paper]`` size: the scan page, continuation pages for long text, then a

@@ -64,5 +64,13 @@ def trust_line(summary: Mapping | None, method: str) -> str:
 
 
 def trust_lines(summary: Mapping | None, methods: list[str]) -> dict[str, str]:
-    """:func:`trust_line` for each registry key in ``methods``."""
+    """:func:`trust_line` for each registry key in ``methods``.
+
+    Args:
+        summary: the saved summary dict (``ExplanationSummary.summary``), or None when there is none.
+        methods: registry keys (e.g. ``["gradcam", "rollout"]``).
+
+    Returns:
+        Registry key -> one-line trust text, as :func:`trust_line` gives it.
+    """
     return {m: trust_line(summary, m) for m in methods}
