@@ -30,6 +30,12 @@ MAX_SOURCE_CHARS = 1024
 MAX_NAME_BYTES = 255
 # Hugging Face repo ids: owner/name, each at most 96 characters of letters, digits, ".", "_" and "-".
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+# A name ending in one of these is a mistyped path to a file, never a repo (hub names may hold dots, as in
+# "EleutherAI/gpt-neo-1.3B", so a dot alone says nothing).
+FILE_SUFFIXES = frozenset(
+    {".bin", ".ckpt", ".csv", ".dcm", ".gz", ".h5", ".jpeg", ".jpg", ".json", ".msgpack", ".onnx", ".png"}
+    | {".pt", ".pth", ".safetensors", ".tar", ".txt", ".zip"}
+)
 SOURCE_HELP = "type a save_pretrained folder such as 'artifacts/model' or a hub id such as 'owner/name'"
 
 # Standard ViT sizes (Dosovitskiy et al. 2021; DeiT-Ti for "tiny").
@@ -131,7 +137,8 @@ def source_kind(source: str | Path) -> str:
         source: what the user typed or passed (a folder path or ``owner/name``).
 
     Returns:
-        "folder" for an existing directory, "hub" for a well-formed hub id.
+        "folder" for an existing directory, "hub" for a well-formed hub id (``owner/name``, dots allowed,
+        not ending in a file suffix such as ``.json``).
 
     Raises:
         ModelLoadError: neither; the message says which and what to type instead.
@@ -148,7 +155,7 @@ def source_kind(source: str | Path) -> str:
         raise ModelLoadError(
             f"Model folder '{text}' cannot be read ({err.strerror}); {SOURCE_HELP}."
         ) from err
-    if HUB_ID.fullmatch(text) and Path(text).suffix == "":
+    if HUB_ID.fullmatch(text) and Path(text).suffix.lower() not in FILE_SUFFIXES:
         return "hub"
     raise ModelLoadError(f"Model folder '{text}' does not exist. Pass a save_pretrained folder or a hub id.")
 

@@ -37,6 +37,8 @@ def test_an_odd_source_is_refused_before_the_file_system_is_asked(source, monkey
         ("owner/name", "hub"),
         ("AMfeta99/vit-base-oxford-brain-tumor", "hub"),
         ("google/vit-base-patch16-224", "hub"),
+        ("EleutherAI/gpt-neo-1.3B", "hub"),  # hub names may hold dots
+        ("owner/vit.v2", "hub"),
     ],
 )
 def test_hub_ids_are_recognised_by_one_rule(source, kind):
@@ -44,7 +46,7 @@ def test_hub_ids_are_recognised_by_one_rule(source, kind):
 
 
 @pytest.mark.parametrize(
-    "source", ["owner/name/extra", "./relative", "~/model", "owner/name.json", "-x/y", "a/"]
+    "source", ["owner/name/extra", "./relative", "~/model", "owner/name.json", "owner/w.PT", "-x/y", "a/"]
 )
 def test_anything_else_that_is_not_a_folder_does_not_exist(source):
     with pytest.raises(ModelLoadError, match="does not exist"):
@@ -85,7 +87,7 @@ def test_odd_folder_fields_fall_back_with_a_sentence_and_the_model_field_is_neve
 
 # The two loaders once checked hub ids apart: load_classifier refused a name with a file suffix, while
 # load_for_finetuning sent it to the hub. Both now go through source_kind and give the same sentence.
-DISAGREED_IDS = ["owner/name.json", "owner/model.safetensors", "runs/vit.v2"]
+DISAGREED_IDS = ["owner/name.json", "owner/model.safetensors", "runs/model.bin"]
 
 
 @pytest.mark.parametrize("source", DISAGREED_IDS)
