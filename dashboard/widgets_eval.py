@@ -26,6 +26,24 @@ def _init(key: str, default: object) -> None:
         st.session_state[key] = default
 
 
+def _probability_slider(
+    label: str, key: str, value: float | tuple[float, ...], help_text: str
+) -> float | tuple[float, float]:
+    """A 0..1 slider in :data:`THRESHOLD_STEP` steps bound to ``key``; ``value`` is a number or a range."""
+    return st.slider(
+        label,
+        0.0,
+        1.0,
+        value=value,
+        step=THRESHOLD_STEP,
+        key=key,
+        persist_state=PERSIST,
+        on_change=snap,
+        args=(key,),
+        help=help_text,
+    )
+
+
 def show_evaluation_choice(names: Sequence[str], key: str, label: str = "Evaluation") -> str:
     """Pick one saved evaluation (split or external set); defaults to ``test`` when there is one."""
     if st.session_state.get(key) not in names:
@@ -43,17 +61,11 @@ def show_threshold(key: str, default: float = DEFAULT_THRESHOLD) -> float:
     """Decision threshold on the tumour probability, 0..1 in steps of 0.01."""
     value = float(kept(key, default, lambda v: isinstance(v, int | float) and 0.0 <= v <= 1.0))
     return float(
-        st.slider(
+        _probability_slider(
             "Decision threshold on P(tumour)",
-            0.0,
-            1.0,
-            value=value,
-            step=THRESHOLD_STEP,
-            key=key,
-            persist_state=PERSIST,
-            on_change=snap,
-            args=(key,),
-            help="A scan is called 'tumour' when its tumour probability is at least this. "
+            key,
+            value,
+            "A scan is called 'tumour' when its tumour probability is at least this. "
             "Lower it to miss fewer "
             "tumours (higher sensitivity) at the cost of more false alarms (lower specificity).",
         )
@@ -99,17 +111,11 @@ def probability_kind(calibrated: bool) -> str:
 def show_confidence_band(key: str, default: tuple[float, float] = DEFAULT_BAND) -> tuple[float, float]:
     """Range of tumour probabilities counted as unsure (low confidence)."""
     value = tuple(kept(key, default, lambda v: isinstance(v, tuple | list) and len(v) == 2))
-    low, high = st.slider(
+    low, high = _probability_slider(
         "Unsure when P(tumour) is between",
-        0.0,
-        1.0,
-        value=value,
-        step=THRESHOLD_STEP,
-        key=key,
-        persist_state=PERSIST,
-        on_change=snap,
-        args=(key,),
-        help="Cases whose tumour probability falls in this band are listed as low-confidence.",
+        key,
+        value,
+        "Cases whose tumour probability falls in this band are listed as low-confidence.",
     )
     return float(low), float(high)
 
