@@ -37,7 +37,7 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from model.errors import MriExplainError
 
@@ -46,6 +46,7 @@ _READ = "_config_reader"
 _FILE = "_config_file"
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
+ConfigT = TypeVar("ConfigT")
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -281,6 +282,54 @@ def parse_config_or_usage(parser: argparse.ArgumentParser, argv: Sequence[str] |
         return parse_config(parser, None if argv is None else list(argv))
     except ValueError as err:
         parser.error(str(err))
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigCli(Generic[ConfigT]):
+    """One CLI generated from a frozen config: its parser and its ``parse_args`` (usage + exit 2 on error).
+
+    A module binds the two to its public names (``cli_parser = CLI.parser``, ``parse_args = CLI.parse``).
+
+    Args:
+        config: the config dataclass the command line fills.
+        prog: program name shown in usage (``python -m model.evaluate``).
+        description: first paragraph of the help.
+
+    Example::
+
+        >>> from dataclasses import dataclass, field
+        >>> @dataclass(frozen=True)
+        ... class Cfg:
+        ...     seed: int = field(default=0, metadata={"help": "seed"})
+        >>> ConfigCli(Cfg, "x").parse(["--seed", "3"])
+        Cfg(seed=3)
+    """
+
+    config: type[ConfigT]
+    prog: str
+    description: str | None = None
+
+    def parser(self) -> argparse.ArgumentParser:
+        """A new parser with one option per field of :attr:`config` (:func:`build_parser`).
+
+        Returns:
+            The parser.
+        """
+        return build_parser(self.config, prog=self.prog, description=self.description)
+
+    def parse(self, argv: Sequence[str] | None = None) -> ConfigT:
+        """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
+
+        Args:
+            argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+        Returns:
+            The validated config.
+
+        Raises:
+            SystemExit: 2, after printing the usage and the message to stderr.
+        """
+        return parse_config_or_usage(self.parser(), argv)
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> NoReturn:

@@ -14,7 +14,6 @@ CLI (writes the reference into the model folder)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterable
@@ -26,7 +25,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm import tqdm
 
-from model.cli import build_parser, parse_config, run_cli
+from model.cli import ConfigCli, run_cli
 from model.errors import MriExplainError
 from model.io import write_json
 
@@ -256,14 +255,9 @@ class InputCheckConfig:
     split: str = field(default="train", metadata={"help": "split to measure (default: train)"})
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    """The ``python -m model.data.input_check`` parser, generated from :class:`InputCheckConfig`."""
-    return build_parser(InputCheckConfig, prog="python -m model.data.input_check", description=main.__doc__)
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: build the reference from a manifest's training split and save it in the model folder."""
-    args = parse_config(cli_parser(), argv)
+    args = parse_args(argv)
     if not args.model.is_dir() or not args.data.is_dir():
         print(
             f"error: --model {args.model} and --data {args.data} must be existing folders.", file=sys.stderr
@@ -282,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {save_input_reference(ref, args.model)} from {ref.n_images} scans")
     return 0
 
+
+CLI = ConfigCli(InputCheckConfig, "python -m model.data.input_check", main.__doc__)
+cli_parser, parse_args = CLI.parser, CLI.parse
 
 if __name__ == "__main__":
     run_cli(main)

@@ -15,7 +15,6 @@ CLI::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.cli import build_parser, parse_config, run_cli
+from model.cli import ConfigCli, run_cli
 from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
 from model.evaluate.card_format import Card, parse_card
 from model.evaluate.card_pretrained import LIMITATIONS as PRETRAINED_LIMITATIONS
@@ -438,16 +437,13 @@ class CardConfig:
     )
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    """The ``python -m model.evaluate.card`` parser, generated from :class:`CardConfig`."""
-    return build_parser(
-        CardConfig, prog="python -m model.evaluate.card", description=__doc__.split("\n\n")[0]
-    )
+CLI = ConfigCli(CardConfig, "python -m model.evaluate.card", __doc__.split("\n\n")[0])
+cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: rewrite the card of ``--model`` with the results in ``--eval``; bad input: one line, exit 2."""
-    args = parse_config(cli_parser(), argv)
+    args = parse_args(argv)
     try:
         path = write_card(args.model, args.eval)
     except (ModelLoadError, ArtifactError, FileNotFoundError, ValueError) as err:

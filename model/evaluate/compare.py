@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.cli import build_parser, parse_config_or_usage, run_cli
+from model.cli import ConfigCli, run_cli
 from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
 from model.evaluate.comparison import (
     ComparisonError,
@@ -245,23 +245,8 @@ class CompareConfig:
             raise ValueError("need --bootstrap >= 0")
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    """The ``python -m model.evaluate.compare`` parser, generated from :class:`CompareConfig`."""
-    return build_parser(
-        CompareConfig, prog="python -m model.evaluate.compare", description=__doc__.split("\n\n")[0]
-    )
-
-
-def parse_args(argv: Sequence[str] | None = None) -> CompareConfig:
-    """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
-
-    Args:
-        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
-
-    Returns:
-        The validated config.
-    """
-    return parse_config_or_usage(cli_parser(), argv)
+CLI = ConfigCli(CompareConfig, "python -m model.evaluate.compare", __doc__.split("\n\n")[0])
+cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:

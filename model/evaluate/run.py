@@ -20,7 +20,6 @@ A research and teaching tool: these numbers describe a small public data set, no
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import re
@@ -36,7 +35,7 @@ import torch
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from model.cli import build_parser, parse_config_or_usage, run_cli
+from model.cli import ConfigCli, run_cli
 from model.data.scan import Scan, ScanError, load_scan
 from model.data.split import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
 from model.errors import MriExplainError
@@ -366,21 +365,8 @@ class EvaluateConfig:
             raise EvaluationInputError("need --batch-size >= 1, --bootstrap >= 0 and --threshold in [0, 1]")
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    """The ``python -m model.evaluate`` parser, generated from :class:`EvaluateConfig`."""
-    return build_parser(EvaluateConfig, prog="python -m model.evaluate", description=__doc__.split("\n\n")[0])
-
-
-def parse_args(argv: Sequence[str] | None = None) -> EvaluateConfig:
-    """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
-
-    Args:
-        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
-
-    Returns:
-        The validated config.
-    """
-    return parse_config_or_usage(cli_parser(), argv)
+CLI = ConfigCli(EvaluateConfig, "python -m model.evaluate", __doc__.split("\n\n")[0])
+cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:

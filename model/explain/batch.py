@@ -17,7 +17,6 @@ Research and teaching tool, not a diagnosis.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from model.cli import build_parser, parse_config_or_usage, run_cli
+from model.cli import ConfigCli, run_cli
 from model.data.masks import MaskError, MaskIndex, load_mask, read_mask_index
 from model.data.scan import ScanError, load_scan
 from model.data.split import ManifestError, read_manifest
@@ -107,21 +106,8 @@ class ExplainConfig:
             raise BatchInputError("--batch-size must be >= 1")
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    """The ``python -m model.explain`` parser, generated from :class:`ExplainConfig`."""
-    return build_parser(ExplainConfig, prog="python -m model.explain", description=__doc__.split("\n")[0])
-
-
-def parse_args(argv: list[str] | None = None) -> ExplainConfig:
-    """The job's config from the command line; invalid options exit 2 with the usage (argparse's way).
-
-    Args:
-        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
-
-    Returns:
-        The validated config.
-    """
-    return parse_config_or_usage(cli_parser(), argv)
+CLI = ConfigCli(ExplainConfig, "python -m model.explain", __doc__.split("\n")[0])
+cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def load_cases(args: ExplainConfig, fingerprint: str, labels: tuple[str, ...]) -> pd.DataFrame:
