@@ -16,20 +16,12 @@ import torch
 from model.data.synthetic import phantom_image
 from model.loading import Classifier, build_classifier, load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
+from tests.tiny_vit import TINY_VIT  # the tiny test ViT: 32 px, 8 px patches (4x4 grid), 2 layers, 2 heads
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_MODEL = REPO_ROOT / "artifacts" / "model"
 ENV_DATA = "MRI_EXPLAIN_DATA"
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "brain_tumor_dataset"
-# The tiny test ViT of tests/conftest.py (TINY_VIT): 32 px, 8 px patches (4x4 grid), 2 layers, 2 heads.
-TINY_OVERRIDES = dict(
-    image_size=32,
-    patch_size=8,
-    num_hidden_layers=2,
-    hidden_size=32,
-    num_attention_heads=2,
-    intermediate_size=64,
-)
 # Phantom scans are written at a typical size of the real data set (most scans are 200-600 px a side).
 PHANTOM_SIDE = 256
 SEED = 0
@@ -57,8 +49,8 @@ def make_random_subject(work_dir: Path, tiny: bool) -> Subject:
     """Build, save and reload a randomly initialised ViT-Base (or the tiny test ViT when ``tiny``)."""
     torch.manual_seed(SEED)
     if tiny:
-        model = build_classifier("tiny", **TINY_OVERRIDES)
-        name, size, call = "tiny test ViT (random init)", TINY_OVERRIDES["image_size"], "tiny test overrides"
+        model = build_classifier("tiny", **TINY_VIT)
+        name, size, call = "tiny test ViT (random init)", TINY_VIT["image_size"], "tiny test overrides"
     else:
         model = build_classifier("base")
         name, size, call = "ViT-Base-sized (random init)", 224, "build_classifier('base')"

@@ -10,22 +10,13 @@ import pytest
 from model.labels import LABELS
 from model.loading import build_classifier, load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
+from tests.tiny_vit import TINY_VIT  # the STYLE.md test model; tests import it from here too
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(
     os.environ.get("MRI_EXPLAIN_DATA", REPO_ROOT.parent / "shared" / "data" / "brain_tumor_dataset")
 )
 REAL_MASKS = REAL_DATA.parent / "brain_tumor_dataset_masks"
-
-# The STYLE.md test model: 32 px input, 8 px patches -> a 4x4 grid, 2 layers, 2 heads.
-TINY_VIT = dict(
-    image_size=32,
-    patch_size=8,
-    num_hidden_layers=2,
-    hidden_size=32,
-    num_attention_heads=2,
-    intermediate_size=64,
-)
 
 
 def make_tiny_vit(seed: int = 0, labels: tuple[str, ...] = LABELS):

@@ -18,7 +18,7 @@ from benchmarks import bench_explain, notes
 from benchmarks.hardware import choose_peak, read_clock_ghz, vit_forward_macs
 from benchmarks.report import JSON_FILE, MARKDOWN_FILE, SCHEMA_VERSION, Check, ModelResult, Row
 from benchmarks.run import expected_ids, parse_args, run
-from benchmarks.subjects import TINY_OVERRIDES
+from benchmarks.subjects import make_random_subject
 from benchmarks.timing import measure
 from model.explain.heatmap import Heatmap
 from model.loading import build_classifier
@@ -30,8 +30,9 @@ RATIO_REL_TOL = 1e-9
 RSS_NOISE_MIB = 16.0
 
 
-def test_tiny_model_is_the_test_fixture_vit():
-    assert TINY_OVERRIDES == TINY_VIT
+def test_tiny_subject_is_the_test_fixture_vit(tmp_path):
+    config = make_random_subject(tmp_path, tiny=True).classifier.model.config
+    assert {name: getattr(config, name) for name in TINY_VIT} == TINY_VIT
 
 
 @pytest.mark.parametrize("arch,size", [("tiny", 32), ("base", 224)])
