@@ -12,6 +12,7 @@ from model.evaluate.artifacts import read_evaluation
 from model.explain import summary as xs
 from model.explain.registry import EXPLAINERS
 from model.loading import load_classifier
+from tests.app.explanation_summary import write_explanation_summary
 
 PAGE = "../pages/quality.py"
 METHODS = ("attention_rollout", "gradcam")
@@ -50,40 +51,19 @@ def quality_env(spread_env, app_env, monkeypatch, tmp_path):
     records = read_evaluation(eval_dir, "test").records
     rng = np.random.default_rng(0)
     cases = _rows(records, rng)
-    fractions = np.linspace(0, 1, 5)
     settings = {
         "steps": 4,
         "sanity_threshold": THRESHOLD,
         "sanity_stages": ["up to embeddings"],
         "sanity_cases": SANITY_CASES,
     }
-    methods = {}
-    for name in (xs.RANDOM_REFERENCE, *METHODS):
-        curves = np.stack([np.stack([1 - fractions, fractions])] * len(records))  # (N, 2, steps + 1)
-        label = EXPLAINERS[name].label if name in EXPLAINERS else "Random ranking (reference)"
-        methods[name] = {
-            "label": label,
-            "params": {},
-            **xs.method_summary(cases[cases["method"] == name], curves, fractions, settings),
-        }
-    fingerprint = load_classifier(app_env.model_dir).fingerprint
-    summary = {
-        "schema_version": xs.SCHEMA_VERSION,
-        "checkpoint": fingerprint,
-        "split": "test",
-        "n_cases": len(records),
-        "labels": ["no tumor", "tumor"],
-        "settings": settings,
-        "versions": {},
-        "note": xs.NOTE,
-        "methods": methods,
-    }
     maps = {
         xs.map_key(m, 1, sha): rng.dirichlet(np.ones(16)).reshape(4, 4)
         for m in METHODS
         for sha in records["sha256"]
     }
-    xs.write_explanations(eval_dir / "explanations", summary, cases, maps)
+    fingerprint = load_classifier(app_env.model_dir).fingerprint
+    write_explanation_summary(eval_dir, cases, fingerprint, settings, maps)
     monkeypatch.setenv("MRI_EXPLAIN_EVAL", str(eval_dir))
     return cases
 

@@ -22,6 +22,7 @@ from model.explain import summary as xs
 from model.explain import trust as tr
 from model.explain.registry import EXPLAINERS
 from model.loading import load_classifier
+from tests.app.explanation_summary import write_explanation_summary
 
 EXPLAIN, QUALITY = "../pages/explain.py", "../pages/quality.py"
 RANDOM_AUC = 0.58
@@ -52,26 +53,7 @@ def write_summary(eval_dir, records: pd.DataFrame, fingerprint: str, methods: tu
         base = {k: case[k] for k in ("path", "sha256", "group", "label")} | {"index": i, "target": 1}
         base["sanity_spearman"] = np.nan
         rows += [_row(base, m, i, rng, case["label"] == "tumor") for m in (xs.RANDOM_REFERENCE, *methods)]
-    cases = pd.DataFrame(rows)
-    fractions = np.linspace(0, 1, 5)
-    curves = np.stack([np.stack([1 - fractions, fractions])] * len(records))  # (N, 2, steps + 1)
-    entries = {
-        m: {"label": EXPLAINERS[m].label if m in EXPLAINERS else "Random ranking (reference)", "params": {}}
-        | xs.method_summary(cases[cases["method"] == m], curves, fractions, SETTINGS)
-        for m in (xs.RANDOM_REFERENCE, *methods)
-    }
-    summary = {
-        "schema_version": xs.SCHEMA_VERSION,
-        "checkpoint": fingerprint,
-        "split": "test",
-        "n_cases": len(records),
-        "labels": ["no tumor", "tumor"],
-        "settings": SETTINGS,
-        "versions": {},
-        "note": xs.NOTE,
-        "methods": entries,
-    }
-    xs.write_explanations(eval_dir / xs.EVAL_SUBDIR, summary, cases, {})
+    write_explanation_summary(eval_dir, pd.DataFrame(rows), fingerprint, SETTINGS)
 
 
 @pytest.fixture
