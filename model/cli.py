@@ -16,7 +16,8 @@ shape the option where the command line differs from that rule:
 - ``cli``: ``False`` keeps the field off the command line (its default, or the recorded value, is used).
 
 :func:`add_config_file` adds ``--config PATH`` (re-run a recorded run), and :func:`run_cli` runs a ``main``:
-a :class:`~model.errors.MriExplainError` ends in one line on stderr and exit 2, Ctrl-C in exit 130.
+a :class:`~model.errors.MriExplainError` ends in one line on stderr and exit 2, Ctrl-C in exit 130. So a
+``main`` handles no error itself; :func:`raise_as` turns the builtin errors of a block into a project error.
 
 Example::
 
@@ -31,11 +32,12 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 
@@ -332,23 +334,69 @@ class ConfigCli(Generic[ConfigT]):
         return parse_config_or_usage(self.parser(), argv)
 
 
+@contextlib.contextmanager
+def raise_as(error: type[MriExplainError], *caught: type[Exception]) -> Iterator[None]:
+    """Re-raise the ``caught`` builtin errors of the block as ``error`` with the same message.
+
+    Project errors pass unchanged, even those that also subclass a caught builtin (``ValueError``).
+
+    Args:
+        error: the project error to raise (its message is ``str()`` of the builtin one).
+        caught: the builtin exception types to convert (``FileNotFoundError``, ``ValueError``, ``OSError``).
+
+    Returns:
+        A context manager.
+
+    Raises:
+        error: the block raised one of ``caught`` (chained to it).
+
+    Example::
+
+        >>> from model.errors import MriExplainError
+        >>> try:
+        ...     with raise_as(MriExplainError, ValueError):
+        ...         int("x")
+        ... except MriExplainError as err:
+        ...     print(err)
+        invalid literal for int() with base 10: 'x'
+    """
+    try:
+        yield
+    except MriExplainError:
+        raise
+    except caught as err:
+        raise error(str(err)) from err
+
+
+def exit_status(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Run one CLI's ``main`` and return its status; expected errors end in one line, never a traceback.
+
+    Args:
+        main: the CLI's ``main(argv) -> exit status``.
+        argv: arguments (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        2 after a :class:`~model.errors.MriExplainError` (its message on stderr as ``error: ...``), 130 after
+        Ctrl-C, otherwise ``main``'s status.
+    """
+    try:
+        return main(argv)
+    except MriExplainError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> NoReturn:
-    """Run one CLI's ``main`` and exit with its status; expected errors end in one line, never a traceback.
+    """Run one CLI's ``main`` and exit with its status (:func:`exit_status`).
 
     Args:
         main: the CLI's ``main(argv) -> exit status``.
         argv: arguments (``None``: ``sys.argv[1:]``).
 
     Raises:
-        SystemExit: always; 2 after a :class:`~model.errors.MriExplainError` (its message on stderr), 130
-            after Ctrl-C, otherwise ``main``'s status.
+        SystemExit: always, with :func:`exit_status`'s code.
     """
-    try:
-        code = main(argv)
-    except MriExplainError as err:
-        print(f"error: {err}", file=sys.stderr)
-        code = EXIT_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    sys.exit(code)
+    sys.exit(exit_status(main, argv))

@@ -15,7 +15,6 @@ CLI (writes the reference into the model folder)::
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm import tqdm
 
-from model.cli import ConfigCli, run_cli
+from model.cli import ConfigCli, raise_as, run_cli
 from model.errors import MriExplainError
 from model.io import write_json
 
@@ -139,12 +138,15 @@ def build_input_reference(images: Iterable[Image.Image], source: str) -> InputRe
         images: the training split's decoded scans (at least 2).
         source: description stored with the ranges.
 
+    Returns:
+        The reference ranges.
+
     Raises:
-        ValueError: fewer than 2 images.
+        InputReferenceError: fewer than 2 images (also a ``ValueError``).
     """
     images = list(images)
     if len(images) < 2:
-        raise ValueError(f"need at least 2 training images to build a reference, got {len(images)}.")
+        raise InputReferenceError(f"need at least 2 training images to build a reference, got {len(images)}.")
     mean_hist = np.mean([grey_histogram(np.asarray(im.convert("L"))) for im in images], axis=0)
     rows = [image_features(im, mean_hist) for im in images]
     ranges = {}
@@ -259,20 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry: build the reference from a manifest's training split and save it in the model folder."""
     args = parse_args(argv)
     if not args.model.is_dir() or not args.data.is_dir():
-        print(
-            f"error: --model {args.model} and --data {args.data} must be existing folders.", file=sys.stderr
-        )
-        return 2
-    from model.data.scan import ScanError
-    from model.data.split import ManifestError
-
-    try:
+        raise InputReferenceError(f"--model {args.model} and --data {args.data} must be existing folders.")
+    with raise_as(InputReferenceError, FileNotFoundError):
         ref = build_input_reference(
             _train_images(args.data, args.manifest, args.split), f"{args.split} split of {args.manifest.name}"
         )
-    except (ManifestError, ScanError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     print(f"wrote {save_input_reference(ref, args.model)} from {ref.n_images} scans")
     return 0
 

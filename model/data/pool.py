@@ -14,7 +14,6 @@ CLI::
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,13 +170,19 @@ def cli_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point (``python -m model.data.pool split``); returns the exit status."""
+    """CLI entry point (``python -m model.data.pool split``); returns the exit status.
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        MriExplainError: bad input; :func:`~model.cli.run_cli` prints it as one line and exits 2.
+    """
     cfg = parse_config(cli_parser(), argv)
-    try:
-        frame = split_pool(read_pool(cfg.pool), cfg.share, cfg.seed)
-    except PoolError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    frame = split_pool(read_pool(cfg.pool), cfg.share, cfg.seed)
     print(f"wrote {write_pool_manifest(frame, cfg.out)}\n{summary(frame).to_string()}")
     return 0
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,13 +356,19 @@ def cli_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit code (2 on bad input)."""
+    """CLI entry point (``python -m model.data split|groups``).
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        MriExplainError: bad input; :func:`~model.cli.run_cli` prints it as one line and exits 2.
+    """
     cfg = parse_config(cli_parser(), argv)
-    try:
-        (_cmd_split if isinstance(cfg, SplitConfig) else _cmd_groups)(cfg)
-    except (DataError, ManifestError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    (_cmd_split if isinstance(cfg, SplitConfig) else _cmd_groups)(cfg)
     return 0
 
 

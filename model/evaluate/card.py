@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from model.cli import ConfigCli, run_cli
-from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
+from model.cli import ConfigCli, raise_as, run_cli
+from model.evaluate.artifacts import Evaluation, list_evaluations, read_evaluation
 from model.evaluate.card_format import Card, parse_card
 from model.evaluate.card_pretrained import LIMITATIONS as PRETRAINED_LIMITATIONS
 from model.evaluate.card_pretrained import (
@@ -442,13 +441,21 @@ cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: rewrite the card of ``--model`` with the results in ``--eval``; bad input: one line, exit 2."""
+    """CLI: rewrite the card of ``--model`` with the results in ``--eval``.
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        MriExplainError: an unreadable model folder or evaluation (an unreadable run file becomes a
+            :class:`~model.loading.ModelLoadError`); :func:`~model.cli.run_cli` prints it and exits 2.
+    """
     args = parse_args(argv)
-    try:
+    with raise_as(ModelLoadError, FileNotFoundError, ValueError):
         path = write_card(args.model, args.eval)
-    except (ModelLoadError, ArtifactError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     print(f"wrote {path}")
     return 0
 

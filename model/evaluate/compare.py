@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.cli import ConfigCli, run_cli
-from model.evaluate.artifacts import ArtifactError, Evaluation, list_evaluations, read_evaluation
+from model.cli import EXIT_INPUT, ConfigCli, raise_as, run_cli
+from model.evaluate.artifacts import Evaluation, list_evaluations, read_evaluation
 from model.evaluate.comparison import (
     ComparisonError,
     build_comparison,
@@ -38,7 +38,7 @@ from model.explain import summary as explain_summary
 DEFAULT_OUT = "comparison.json"
 DEFAULT_GATE_SPLIT = "test"
 REPORTED = ("accuracy", "balanced_accuracy", "roc_auc", "sensitivity", "specificity", "brier")
-EXIT_WORSE, EXIT_ERROR = 1, 2
+EXIT_WORSE, EXIT_ERROR = 1, EXIT_INPUT
 
 
 def load_pairs(
@@ -250,9 +250,20 @@ cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI: 0 compared (and every gate passed), 1 a gate failed, 2 the inputs cannot be compared."""
+    """Run the CLI: 0 compared (and every gate passed), 1 a gate failed, 2 the inputs cannot be compared.
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0, or :data:`EXIT_WORSE`.
+
+    Raises:
+        MriExplainError: the inputs cannot be compared (a ``ValueError`` or ``OSError`` becomes a
+            :class:`ComparisonError`); :func:`~model.cli.run_cli` prints it and exits :data:`EXIT_ERROR`.
+    """
     args = parse_args(argv)
-    try:
+    with raise_as(ComparisonError, ValueError, OSError):
         comparison = compare_folders(
             args.a_eval,
             args.b_eval,
@@ -267,9 +278,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             gate_failures(comparison, args.fail_if_worse, args.gate_split) if args.fail_if_worse else []
         )
         path = write_comparison(args.out, comparison)
-    except (ArtifactError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_ERROR
     print("\n".join(describe(comparison)))
     print(f"wrote {path}")
     for failure in failures:

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from model.cli import ConfigCli, run_cli
 from model.data.scan import Scan, ScanError, load_scan
-from model.data.split import SPLITS, DataError, ManifestError, index_dataset, manifest_sha256, read_manifest
+from model.data.split import SPLITS, index_dataset, manifest_sha256, read_manifest
 from model.errors import MriExplainError
 from model.evaluate.artifacts import (
     ArtifactError,
@@ -48,10 +48,10 @@ from model.evaluate.artifacts import (
     write_evaluation,
 )
 from model.evaluate.calibration import TemperatureFit, fit_temperature
-from model.evaluate.engine import EngineConfig, EngineError, load_ray_engine, ray_options
+from model.evaluate.engine import EngineConfig, load_ray_engine, ray_options
 from model.evaluate.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP
 from model.labels import DEFAULT_CLASS_MAP, POSITIVE_LABEL, LabelMismatchError
-from model.loading import Classifier, ModelLoadError, load_classifier, with_sdpa_attention
+from model.loading import Classifier, load_classifier, with_sdpa_attention
 from model.preprocess import PreprocessConfig, crop_and_resize, normalise
 
 DEFAULT_BATCH_SIZE = 16
@@ -370,28 +370,26 @@ cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; bad input prints one line to stderr and returns 2."""
+    """Run the CLI: 0 when every evaluation is written.
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+
+    Raises:
+        MriExplainError: bad input (model, data, manifest, labels, engine); :func:`~model.cli.run_cli` prints
+            it as one line and exits 2.
+    """
     cfg = parse_args(argv)
-    try:
-        classifier = load_classifier(cfg.model)
-        if cfg.positive not in classifier.labels:
-            known = list(classifier.labels)
-            raise EvaluationInputError(f"--positive '{cfg.positive}' is not a label of the model: {known}")
-        if cfg.int8:
-            classifier = quantize_int8(classifier)
-        written = (evaluate_manifest if cfg.manifest else evaluate_folder)(classifier, cfg)
-    except (
-        ModelLoadError,
-        ManifestError,
-        DataError,
-        LabelMismatchError,
-        EvaluationInputError,
-        ScanError,
-        ArtifactError,
-        EngineError,
-    ) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    classifier = load_classifier(cfg.model)
+    if cfg.positive not in classifier.labels:
+        known = list(classifier.labels)
+        raise EvaluationInputError(f"--positive '{cfg.positive}' is not a label of the model: {known}")
+    if cfg.int8:
+        classifier = quantize_int8(classifier)
+    written = (evaluate_manifest if cfg.manifest else evaluate_folder)(classifier, cfg)
     for path in written:
         print(f"wrote {path}")
     return 0

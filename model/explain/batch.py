@@ -17,7 +17,6 @@ Research and teaching tool, not a diagnosis.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,19 +27,19 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from model.cli import ConfigCli, run_cli
-from model.data.masks import MaskError, MaskIndex, load_mask, read_mask_index
-from model.data.scan import ScanError, load_scan
-from model.data.split import ManifestError, read_manifest
+from model.cli import ConfigCli, raise_as, run_cli
+from model.data.masks import MaskIndex, load_mask, read_mask_index
+from model.data.scan import load_scan
+from model.data.split import read_manifest
 from model.errors import MriExplainError
 from model.evaluate.artifacts import ArtifactError, read_evaluation
-from model.evaluate.engine import EngineConfig, EngineError, load_ray_engine, ray_options
+from model.evaluate.engine import EngineConfig, load_ray_engine, ray_options
 from model.evaluate.metrics import BOOTSTRAP_SEED, CI_LEVEL, N_BOOTSTRAP
 from model.explain import quality, sanity, summary
 from model.explain.heatmap import Heatmap
 from model.explain.registry import EXPLAINERS, safe_explain
 from model.labels import POSITIVE_LABEL, positive_index
-from model.loading import Classifier, ModelLoadError, load_classifier
+from model.loading import Classifier, load_classifier
 from model.preprocess import Geometry, PreprocessConfig, preprocess
 
 # Methods whose params take the run's seed: those with a "seed" parameter (gradient_shap, smoothgrad).
@@ -358,22 +357,21 @@ def run_batch(args: ExplainConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: 0 on success, 2 with a one-line message on bad input."""
+    """CLI entry point: 0 when the summary is written.
+
+    Args:
+        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+
+    Raises:
+        MriExplainError: bad input (a missing file becomes a :class:`BatchInputError`);
+            :func:`~model.cli.run_cli` prints it as one line and exits 2.
+    """
     args = parse_args(argv)
-    try:
+    with raise_as(BatchInputError, FileNotFoundError):
         path = run_batch(args)
-    except (
-        BatchInputError,
-        ArtifactError,
-        ManifestError,
-        ModelLoadError,
-        MaskError,
-        ScanError,
-        FileNotFoundError,
-        EngineError,
-    ) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     print(f"wrote {path}")
     return 0
 

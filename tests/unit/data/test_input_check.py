@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from model.cli import exit_status
 from model.data.input_check import (
     FEATURES,
     REFERENCE_FILE,
@@ -112,5 +113,6 @@ def test_cli_builds_the_reference_from_the_train_split(tmp_path, capsys):
     )
     saved = json.loads((model_dir / REFERENCE_FILE).read_text())
     assert saved["n_images"] == sum(r["split"] == "train" for r in rows) == 6
-    assert main(["--data", str(tmp_path / "nowhere"), "--manifest", "m.csv", "--model", str(model_dir)]) == 2
+    argv = ["--data", str(tmp_path / "nowhere"), "--manifest", "m.csv", "--model", str(model_dir)]
+    assert exit_status(main, argv) == 2
     assert "must be existing folders" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from model.cli import exit_status
 from model.data.split import (
     SPLIT_FRACTIONS,
     SPLITS,
@@ -161,7 +162,10 @@ def test_cli_groups_with_reference(phantom_root, phantom_index, tmp_path, capsys
     assert main(["groups", "--data", str(phantom_root), "--reference", str(tmp_path / "ref.csv")]) == 0
     text = capsys.readouterr().out
     assert "identical: True" in text and "precision 1.000, recall 1.000" in text
-    assert main(["groups", "--data", str(phantom_root), "--reference", str(tmp_path / "no.csv")]) == 2
+    assert (
+        exit_status(main, ["groups", "--data", str(phantom_root), "--reference", str(tmp_path / "no.csv")])
+        == 2
+    )
 
 
 def test_cli_bad_data_exits_2_without_traceback(tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from model.cli import exit_status
 from model.evaluate.artifacts import ArtifactError, read_evaluation
 from model.evaluate.card import EXPERIMENTS_FILE, NOTES_FILE, main, write_card
 from model.evaluate.run import main as evaluate_main
@@ -93,6 +94,6 @@ def test_evaluation_of_other_weights_is_refused(trained, tmp_path, capsys):
     with pytest.raises(ArtifactError):
         write_card(other, eval_dir)
     capsys.readouterr()  # drop the training output
-    assert main(["--model", str(other), "--eval", str(eval_dir)]) == 2
+    assert exit_status(main, ["--model", str(other), "--eval", str(eval_dir)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after transformers' weight-loading bar
     assert last.startswith("error:") and "python -m model.evaluate" in last

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.cli import exit_status
 from model.evaluate import compare
 from model.evaluate.artifacts import build_records, build_results, write_evaluation
 from model.evaluate.comparison import ComparisonError, read_comparison, write_comparison
@@ -195,7 +196,7 @@ def test_truncated_and_missing_comparison_files_are_refused(folders, tmp_path):
 
 
 def _run(capsys, *argv):
-    code = compare.main([*map(str, argv), "--no-progress"])
+    code = exit_status(compare.main, [*map(str, argv), "--no-progress"])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.cli import exit_status
 from model.evaluate.artifacts import read_evaluation
 from model.evaluate.engine import EngineConfig, EngineError, RayOptions, load_ray_engine, ray_options
 from model.evaluate.run import main as evaluate_main
@@ -57,7 +58,9 @@ def workspace(tmp_path_factory, tiny_model_dir):
 
 def _evaluate(ws: dict, out: Path, *extra: str) -> int:
     argv = ["--model", str(ws["model"]), "--data", str(ws["data"]), "--manifest", str(ws["manifest"])]
-    return evaluate_main([*argv, "--out", str(out), "--bootstrap", "20", "--batch-size", str(BATCH), *extra])
+    return exit_status(
+        evaluate_main, [*argv, "--out", str(out), "--bootstrap", "20", "--batch-size", str(BATCH), *extra]
+    )
 
 
 def test_importing_the_dashboard_and_the_model_package_does_not_import_ray():
@@ -252,7 +255,7 @@ def test_explanations_refuse_gpu_actors_with_the_fix(ray_cluster, workspace, tmp
     argv = _explain_argv(
         workspace, tmp_path / "g", "--engine", "ray", "--gpus-per-actor", "1", "--limit", "1"
     )
-    assert explain_main(argv) == 2
+    assert exit_status(explain_main, argv) == 2
     assert "drop --gpus-per-actor" in capsys.readouterr().err
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.cli import exit_status
 from model.evaluate.artifacts import (
     RECORD_KEYS,
     VIEW_KEYS,
@@ -230,7 +231,7 @@ def bad_runs(evaluated, tmp_path) -> list[tuple[list[str], str]]:
 
 def test_bad_input_gives_one_line_and_exit_code_2(evaluated, tmp_path, capsys):
     for argv, message in bad_runs(evaluated, tmp_path):
-        assert main(argv) == 2, argv
+        assert exit_status(main, argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("error: ") and message in err[-1], (argv, err)
     assert not (tmp_path / "eval").exists() or not list_evaluations(tmp_path / "eval")

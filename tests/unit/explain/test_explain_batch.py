@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from model.cli import exit_status
 from model.data.scan import load_scan
 from model.data.synthetic import phantom
 from model.evaluate import artifacts
@@ -94,7 +95,9 @@ def workspace(tmp_path_factory, tiny_model_dir):
 
 def _run(ws, out, *extra) -> int:
     argv = ["--model", str(ws["model"]), "--data", str(ws["data"]), "--eval", str(ws["root"] / "eval")]
-    return main([*argv, "--split", "test", "--out", str(out), "--steps", "4", "--sanity-cases", "1", *extra])
+    return exit_status(
+        main, [*argv, "--split", "test", "--out", str(out), "--steps", "4", "--sanity-cases", "1", *extra]
+    )
 
 
 def test_batch_writes_a_versioned_summary_the_dashboard_can_read(workspace, tmp_path):
