@@ -5,6 +5,22 @@ Every file a stage saves goes through :func:`atomic_write` (directly or through 
 folder, are fsynced and renamed over the old file (``os.replace``), so a reader sees the old file or the new
 one, never half of one. Versioned JSON is indented by two spaces, newline-terminated, and stores undefined
 numbers (NaN, +-Inf) as ``null`` (:func:`nan_to_null`); readers map them back with :func:`null_to_nan`.
+
+Example::
+
+    import json
+    import math
+    import tempfile
+    from pathlib import Path
+
+    from model.io import null_to_nan, schema_version_problem, write_json
+
+    out = Path(tempfile.mkdtemp()) / "eval"  # e.g. artifacts/eval
+    path = write_json(out / "calibration.json", {"schema_version": 1, "temperature": 1.07, "nll": math.nan})
+    data = json.loads(path.read_text(encoding="utf-8"))  # the NaN was stored as null
+    if problem := schema_version_problem(data, 1, path):
+        raise ValueError(problem)  # a real reader raises its own error and names the fix
+    print(null_to_nan(data))  # {'schema_version': 1, 'temperature': 1.07, 'nll': nan}
 """
 
 from __future__ import annotations

@@ -2,6 +2,18 @@
 
 A model folder is plain ``save_pretrained`` output (``config.json`` with ``id2label``, ``model.safetensors``)
 plus ``preprocessor_config.json`` and, when trained here, ``training_config.json``.
+
+Example::
+
+    from model.labels import LABELS, LabelMismatchError
+    from model.loading import ModelLoadError, load_classifier
+
+    try:
+        classifier = load_classifier("artifacts/model", expected_labels=LABELS)
+    except (ModelLoadError, LabelMismatchError) as err:
+        print(err)  # what is wrong and what to load instead
+    else:
+        print(classifier.labels, classifier.fingerprint, classifier.patch_grid)  # eval mode, eager attention
 """
 
 from __future__ import annotations

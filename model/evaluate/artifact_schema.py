@@ -189,8 +189,18 @@ def _check_reliability(c: _Checker, reliability: object, n: int, prefix: str) ->
 def check_records(name: str, results: Mapping, records: pd.DataFrame, fix: str) -> None:
     """Rows of the predictions file: paths, labels, logits and probabilities (after the columns exist).
 
+    Args:
+        name: evaluation name (for the message).
+        results: the parsed ``{name}_results.json``, already passed by :func:`check_results` (its
+            ``labels``, ``positive_label`` and ``calibrated`` temperature are used).
+        records: the N rows of ``{name}_predictions.csv`` with ``path``, ``label``, ``predicted`` and the
+            ``logit_``/``p_`` (and, when calibrated, ``pcal_``) column of every label.
+        fix: the command that regenerates it.
+
     Raises:
-        ArtifactError: the first violation found.
+        ArtifactError: the first violation found (a repeated, absolute or ``..`` path, an unknown label,
+            a non-finite logit, probabilities that are not the softmax of the logits to within
+            :data:`SOFTMAX_TOL`, or a ``predicted`` label that is not the class at threshold 0.5).
     """
     c = _Checker(name, fix)
     labels = results["labels"]
@@ -230,8 +240,19 @@ def _numbers(records: pd.DataFrame, columns: list[str]) -> np.ndarray:
 def check_recomputed(name: str, results: Mapping, records: pd.DataFrame, fix: str) -> None:
     """The saved confusion, point metrics and reliability bins equal those recomputed from the records.
 
+    Both the raw view and (when saved) the calibrated view are recomputed with
+    :func:`model.evaluate.metrics.compute_metrics` (no bootstrap) and compared to within
+    :data:`RECOMPUTE_TOL`; a NaN recomputed value must be saved as null.
+
+    Args:
+        name: evaluation name (for the message).
+        results: the parsed ``{name}_results.json`` (nulls still None), already checked.
+        records: its per-case records, already passed by :func:`check_records`.
+        fix: the command that regenerates it.
+
     Raises:
         ArtifactError: a view disagrees (an edited file), naming the fix.
+        ValueError: the records cannot be scored (raised by ``compute_metrics``; the caller wraps it).
     """
     c = _Checker(name, fix)
     views = [(results, False)] + (

@@ -40,6 +40,21 @@ are kept as ``{name}_predictions.csv.prev`` until the pair is complete, so a run
 the previous evaluation readable. :func:`read_evaluation` checks the schema version, keys, shapes, labels,
 fingerprint and the pair's hash, and raises :class:`ArtifactError` naming the command that regenerates it.
 These are research and teaching numbers on a small public data set, not evidence of diagnostic performance.
+
+Example::
+
+    from model.evaluate.artifacts import ArtifactError, confusion_frame, read_calibration, read_evaluation
+    from model.loading import load_classifier
+
+    classifier = load_classifier("artifacts/model")
+    try:
+        ev = read_evaluation("artifacts/eval", "test", classifier.fingerprint, classifier.labels)
+    except ArtifactError as err:
+        print(err)  # one sentence ending in the python -m model.evaluate command that rewrites it
+    else:
+        print(ev.n, ev.checkpoint, f"accuracy {ev.metrics.accuracy:.3f}, ROC-AUC {ev.metrics.roc_auc:.3f}")
+        print(confusion_frame(ev))  # rows = true label, columns = predicted label
+        print(read_calibration("artifacts/eval", classifier.fingerprint).temperature)
 """
 
 from __future__ import annotations
@@ -174,7 +189,16 @@ class Evaluation:
 
 
 def fix_command(name: str, eval_dir: str | Path = "EVAL_DIR") -> str:
-    """The command that (re)writes evaluation ``name`` into ``eval_dir``."""
+    """The command that (re)writes evaluation ``name`` into ``eval_dir``: the fix every refusal names.
+
+    Args:
+        name: a split of :data:`model.data.split.SPLITS` (``--split``) or an external name (``--name``).
+        eval_dir: the evaluation folder written into the command (a placeholder by default).
+
+    Returns:
+        ``"run python -m model.evaluate ..."`` with ``MODEL_DIR``, ``DATA_DIR`` (and ``MANIFEST`` for a
+        split) left as placeholders.
+    """
     if name in SPLITS:
         return (
             f"run python -m model.evaluate --model MODEL_DIR --data DATA_DIR --manifest MANIFEST "
@@ -194,13 +218,16 @@ def build_records(
 
     Args:
         cases: N rows with ``path``, ``sha256``, ``group``, ``label``.
-        logits: (N, K) raw model outputs in the rows' order.
+        logits: (N, K) raw model outputs in the rows' order, any float dtype (stored as float64).
         labels: K class names in index order.
         temperature: when given, add calibrated ``pcal_<label>`` columns (softmax(logits / T)).
         positive: the positive class for the ``predicted`` column (threshold 0.5).
 
     Returns:
         Records sorted by path (columns as in the module docstring).
+
+    Raises:
+        ValueError: ``logits`` is not (N, K) for the N cases and K labels.
     """
     logits = np.asarray(logits, dtype=np.float64)
     if logits.shape != (len(cases), len(labels)):
@@ -236,9 +263,25 @@ def build_results(
     Args:
         name: split name or external name (file prefix).
         records: per-case records from :func:`build_records` (with ``pcal_`` columns when ``calibration``).
-        labels, checkpoint, kind, precision, manifest_sha256, data: stored as in the module docstring.
+        labels: K class names in index order.
+        checkpoint: the model's weights fingerprint (``Classifier.fingerprint``).
+        kind: ``"split"`` for a manifest split, ``"external"`` for a named folder.
+        precision: ``"fp32"`` or ``"int8"``.
+        manifest_sha256: hash of the split manifest, None for a folder.
+        data: data folder name.
         calibration: the temperature fit; None stores ``"calibrated": null``.
-        positive, threshold, n_resamples, seed: passed to ``compute_metrics``.
+        positive: the class the binary metrics treat as positive.
+        threshold: decision threshold in [0, 1] on the positive probability.
+        n_resamples: bootstrap resamples over duplicate groups (0: no intervals, ``ci95`` null).
+        seed: bootstrap seed.
+
+    Returns:
+        The results dict (keys as in the module docstring) without ``predictions_file`` and
+        ``predictions_sha256``, which :func:`write_evaluation` adds.
+
+    Raises:
+        ValueError: the records lack columns or hold unknown labels, ``positive`` is not a label, or the
+            threshold is outside [0, 1] (from ``compute_metrics``).
     """
     raw = compute_metrics(records, labels, positive, threshold, False, n_resamples, seed)
     calibrated = None
@@ -478,7 +521,17 @@ def confusion_frame(
 def write_calibration(
     eval_dir: str | Path, fit: TemperatureFit, checkpoint: str, manifest_sha256: str | None = None
 ) -> Path:
-    """Write ``calibration.json`` atomically (fields in the module docstring)."""
+    """Write ``calibration.json`` atomically (fields in the module docstring).
+
+    Args:
+        eval_dir: evaluation folder (created).
+        fit: the temperature fitted on the validation split.
+        checkpoint: weights fingerprint of the calibrated model.
+        manifest_sha256: hash of the split manifest the validation split came from, or None.
+
+    Returns:
+        Path of ``calibration.json``.
+    """
     data = {
         "schema_version": SCHEMA_VERSION,
         "checkpoint": checkpoint,
@@ -491,6 +544,13 @@ def write_calibration(
 
 def read_calibration(eval_dir: str | Path, expected_fingerprint: str | None = None) -> TemperatureFit:
     """Read ``calibration.json``.
+
+    Args:
+        eval_dir: evaluation folder.
+        expected_fingerprint: when given, the calibration must be of the model with this fingerprint.
+
+    Returns:
+        The saved :class:`~model.evaluate.calibration.TemperatureFit`.
 
     Raises:
         ArtifactError: missing, corrupt, wrong schema version, another model's, a temperature outside the

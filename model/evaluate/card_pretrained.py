@@ -167,7 +167,21 @@ def _by_source(ev: Evaluation, pool_manifest: Path) -> pd.DataFrame:
 
 
 def describe_pool_holdout(eval_dir: Path | None, pool_manifest: Path, fingerprint: str) -> str:
-    """Results on the pool's held-out part, overall and per source."""
+    """Results on the pool's held-out part, overall and per source, as a markdown section.
+
+    Args:
+        eval_dir: evaluation folder holding the ``pool-holdout`` evaluation, or None (not evaluated).
+        pool_manifest: the pool manifest CSV that gives each held-out case its source.
+        fingerprint: weights fingerprint of the model the card describes; an evaluation of another model
+            (or a missing or invalid one) counts as not evaluated.
+
+    Returns:
+        The section: a heading, n with its cluster count, accuracy / ROC-AUC / sensitivity / specificity
+        with 95 % intervals, and a per-source table; or the heading and "Not evaluated ...".
+
+    Raises:
+        PoolError: the pool manifest exists but is invalid (:func:`model.data.pool.read_pool_manifest`).
+    """
     lines = ["## Results on the held-out part of the pool (other sources)", ""]
     try:
         ev = (

@@ -31,7 +31,15 @@ PEAK_REGIONS = ("inside the head", "head edge", "background")
 
 
 def size_bucket(width: int, height: int) -> str:
-    """``"< 256 px"``, ``"256–511 px"``, ``"512–1023 px"`` or ``"≥ 1024 px"`` by the longer side."""
+    """``"< 256 px"``, ``"256–511 px"``, ``"512–1023 px"`` or ``"≥ 1024 px"`` by the longer side.
+
+    Args:
+        width: image width in pixels.
+        height: image height in pixels.
+
+    Returns:
+        The bucket label (edges :data:`SIZE_EDGES`).
+    """
     side = max(width, height)
     low = 0
     for edge in SIZE_EDGES:
@@ -47,6 +55,9 @@ def source_of(path: str, data_name: str) -> str:
     Args:
         path: data-root-relative path, e.g. ``"no/nickparvar-notumor-Tr-no_0031.jpg"``.
         data_name: the evaluation's data folder name (``results["data"]``).
+
+    Returns:
+        ``data_name``, followed by ``": <source>"`` when the file name starts with ``"<source>-"``.
     """
     match = SOURCE_PREFIX.match(Path(path).name)
     return f"{data_name}: {match.group(1)}" if match else data_name
@@ -58,6 +69,10 @@ def file_attributes(data_dir: Path | None, path: str) -> dict[str, str]:
     Args:
         data_dir: the data root, or None (only the extension is known then).
         path: data-root-relative path.
+
+    Returns:
+        ``{"file format", "image size"}``; both :data:`UNREADABLE` for a file that cannot be opened or is
+        outside the data root (never raises for it).
     """
     extension = Path(path).suffix.lower().lstrip(".") or "none"
     if data_dir is None:
@@ -103,6 +118,9 @@ def filter_cases(cases: pd.DataFrame, chosen: Mapping[str, Sequence[str]]) -> pd
     Args:
         cases: a frame holding the cohort columns.
         chosen: column -> allowed values.
+
+    Returns:
+        The kept rows, in order, with a fresh 0..n-1 index.
     """
     keep = np.ones(len(cases), dtype=bool)
     for column, values in chosen.items():
@@ -112,7 +130,15 @@ def filter_cases(cases: pd.DataFrame, chosen: Mapping[str, Sequence[str]]) -> pd
 
 
 def cohort_counts(cases: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Findings per cohort value: rows = values of ``column``, columns = findings, cells = counts."""
+    """Findings per cohort value: rows = values of ``column``, columns = findings, cells = counts.
+
+    Args:
+        cases: one row per case with ``column`` and a ``finding`` column (e.g. "false positive").
+        column: the cohort column to count by, e.g. one of :data:`COHORT_COLUMNS`.
+
+    Returns:
+        An int64 cross-table, index named ``column``, one column per finding that occurs.
+    """
     return pd.crosstab(cases[column], cases["finding"]).rename_axis(index=column, columns=None)
 
 
@@ -141,7 +167,10 @@ def map_peak(heat: NDArray[np.floating] | np.ma.MaskedArray) -> tuple[int, int]:
     """(row, col) of a map's strongest pixel; masked and NaN pixels never count.
 
     Args:
-        heat: (H, W) map on the scan's pixels.
+        heat: (H, W) map on the scan's pixels, any float range; NaN or masked where not defined.
+
+    Returns:
+        (row, col) of the first maximum in row-major order.
     """
     values = np.ma.filled(np.ma.masked_invalid(np.ma.asarray(heat, dtype=np.float64)), -np.inf)
     row, col = np.unravel_index(int(np.argmax(values)), values.shape)
@@ -154,5 +183,8 @@ def peak_region(gray: NDArray[np.floating], peak: tuple[int, int]) -> str:
     Args:
         gray: (H, W) scan intensities.
         peak: (row, col) from :func:`map_peak`, on the same pixels.
+
+    Returns:
+        ``"inside the head"``, ``"head edge"`` or ``"background"`` (by :func:`head_regions`).
     """
     return PEAK_REGIONS[int(head_regions(gray)[peak])]

@@ -111,7 +111,17 @@ def actor_count(options: RayOptions) -> int:
 
 
 def first_known_cause(err: BaseException, known: tuple[type[BaseException], ...]) -> BaseException | None:
-    """The innermost error of a type in ``known`` wrapped in a Ray error (task error, user-code error)."""
+    """The innermost error of a type in ``known`` wrapped in a Ray error (task error, user-code error).
+
+    Follows each error's Ray ``cause`` (else ``__cause__``) chain, stopping at a cycle.
+
+    Args:
+        err: the error the driver caught.
+        known: error types to look for; Ray's own error types never match.
+
+    Returns:
+        The innermost matching error in the chain (``err`` itself when only it matches), or None.
+    """
     found, seen, current = None, set(), err
     while current is not None and id(current) not in seen:
         seen.add(id(current))

@@ -28,8 +28,12 @@ def auc_reading(value: float, low: float | None, high: float | None, n: int) -> 
 
     Args:
         value: ROC-AUC point estimate in [0, 1] (NaN when undefined).
-        low, high: its 95 % interval (None or NaN when missing).
+        low: lower end of its 95 % interval (None or NaN when missing).
+        high: upper end of that interval (None or NaN when missing).
         n: number of scans it was measured on.
+
+    Returns:
+        One sentence: undefined, no interval, not distinguishable from chance, or better / worse than it.
     """
     if not _finite(value):
         return f"ROC-AUC is undefined on these {n} scans (one class is missing)."
@@ -52,6 +56,9 @@ def rate_reading(rate: float, n_class: int, who: str, what: str) -> str:
         n_class: how many scans of that class it was measured on.
         who: e.g. ``"healthy scans"``.
         what: e.g. ``"flagged as tumor"``.
+
+    Returns:
+        One sentence ("About x of 10 ..."), or one saying the rate is undefined.
     """
     if not _finite(rate) or n_class == 0:
         return f"No {who} in this split, so the rate of {who} {what} is undefined."
@@ -64,6 +71,9 @@ def majority_baseline(confusion: Sequence[Sequence[int]], labels: Sequence[str])
     Args:
         confusion: (K, K) counts, rows = true label, columns = predicted label.
         labels: class names in index order.
+
+    Returns:
+        The most common true label (the first on a tie) and its share of the scans (NaN with no scans).
     """
     counts = np.asarray(confusion, dtype=np.int64).sum(axis=1)
     n = int(counts.sum())
@@ -72,7 +82,17 @@ def majority_baseline(confusion: Sequence[Sequence[int]], labels: Sequence[str])
 
 
 def accuracy_reading(accuracy: float, confusion: Sequence[Sequence[int]], labels: Sequence[str]) -> str:
-    """Accuracy set against the all-majority baseline on the same scans."""
+    """Accuracy set against the all-majority baseline on the same scans.
+
+    Args:
+        accuracy: accuracy in [0, 1] (NaN when undefined).
+        confusion: (K, K) counts, rows = true label, columns = predicted label.
+        labels: class names in index order.
+
+    Returns:
+        One sentence naming the accuracy, n, and whether it is above the baseline of
+        :func:`majority_baseline`.
+    """
     label, base = majority_baseline(confusion, labels)
     n = int(np.asarray(confusion).sum())
     if not _finite(accuracy, base):
@@ -87,6 +107,9 @@ def evaluation_readings(results: Mapping, calibrated: bool = False) -> list[str]
     Args:
         results: a saved ``{split}_results.json`` dict (see :mod:`model.evaluate.artifacts`).
         calibrated: read the temperature-scaled view (falls back to raw when there is none).
+
+    Returns:
+        Four sentences: accuracy vs baseline, ROC-AUC vs chance, negatives flagged, positives missed.
     """
     view = results["calibrated"] if calibrated and results.get("calibrated") else results
     metrics, ci, confusion = view["metrics"], view.get("ci95") or {}, view["confusion"]

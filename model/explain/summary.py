@@ -53,7 +53,16 @@ class ExplanationArtifactError(ArtifactError):
 
 
 def fix_command(out_dir: str | Path = "OUT_DIR", split: str = "test") -> str:
-    """The command that (re)writes the explanation summary."""
+    """The command that (re)writes the explanation summary: the fix every refusal names.
+
+    Args:
+        out_dir: the summary folder written into the command (a placeholder by default).
+        split: the evaluated split whose cases are explained.
+
+    Returns:
+        ``"run python -m model.explain ..."`` with ``MODEL_DIR``, ``DATA_DIR`` and ``EVAL_DIR`` as
+        placeholders.
+    """
     return (
         f"run python -m model.explain --model MODEL_DIR --data DATA_DIR --eval EVAL_DIR "
         f"--split {split} --out {out_dir}"
@@ -61,7 +70,16 @@ def fix_command(out_dir: str | Path = "OUT_DIR", split: str = "test") -> str:
 
 
 def map_key(method: str, target: int, sha256: str) -> str:
-    """Key of one map in ``maps.npz``."""
+    """Key of one map in ``maps.npz``.
+
+    Args:
+        method: registry name of the explanation method (e.g. ``"gradcam"``).
+        target: class index the map explains.
+        sha256: content hash of the scan (its ``sha256`` in the records).
+
+    Returns:
+        ``"method|target|sha256"``.
+    """
     return f"{method}|{int(target)}|{sha256}"
 
 
@@ -69,6 +87,12 @@ def bootstrap_mean(
     values: Sequence[float], groups: Sequence[str], n_resamples: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED
 ) -> dict:
     """Mean and 95 % percentile-bootstrap interval over groups; NaN values (not measured) are left out.
+
+    Args:
+        values: N per-case scores, NaN where not measured.
+        groups: N duplicate-group ids (the resampling unit), in the same order.
+        n_resamples: bootstrap resamples of the groups.
+        seed: seeds the resampling.
 
     Returns:
         ``{"mean", "ci95": [low, high], "n"}``; nulls (NaN) when nothing was measured.
@@ -110,7 +134,20 @@ def _sanity(rows: pd.DataFrame, threshold: float, stages: list[str]) -> dict:
 def method_summary(
     rows: pd.DataFrame, curves: NDArray[np.float64] | None, fractions: NDArray[np.float64], settings: dict
 ) -> dict:
-    """Aggregate one method's rows of ``cases.csv`` (and its (N, 2, n+1) curves) into its summary entry."""
+    """Aggregate one method's rows of ``cases.csv`` (and its (N, 2, n+1) curves) into its summary entry.
+
+    Args:
+        rows: the method's N rows of ``cases.csv`` (``group``, ``seconds``, ``deletion_auc``,
+            ``insertion_auc``, ``pointing_hit``, ``chance_hit``, ``mask_share``, ``area_share``,
+            ``sanity_spearman`` and one ``sanity_stage_<i>`` column per sanity stage).
+        curves: (N, 2, n+1) float64 target-class probabilities in [0, 1] along the deletion (``[:, 0]``)
+            and insertion (``[:, 1]``) curves, or None or empty (no ``curves`` entry then).
+        fractions: (n+1,) float64 fractions of patches removed or inserted, in [0, 1].
+        settings: the summary's settings (``sanity_threshold`` and ``sanity_stages`` are used).
+
+    Returns:
+        The method's ``methods`` entry without ``label`` and ``params`` (keys in the module docstring).
+    """
     groups = rows["group"]
     pointing = bootstrap_mean(rows["pointing_hit"].astype(float), groups)
     entry = {
@@ -175,6 +212,12 @@ def write_explanations(
 ) -> Path:
     """Write maps, cases, table and (last, as the commit) ``summary.json``, each atomically.
 
+    Args:
+        out_dir: the summary folder (created).
+        summary: the ``summary.json`` dict (keys in the module docstring).
+        cases: one row per case and method (the content of ``cases.csv``).
+        maps: :func:`map_key` -> patch-grid map (shares), stored as float16 in ``maps.npz``.
+
     Returns:
         Path of ``summary.json``.
     """
@@ -212,7 +255,17 @@ class ExplanationSummary:
         return self.summary["checkpoint"]
 
     def map_for(self, method: str, target: int, sha256: str) -> NDArray[np.float32] | None:
-        """The saved patch-grid map (shares) of one case, or None when it was not computed."""
+        """The saved patch-grid map (shares) of one case, or None when it was not computed.
+
+        Args:
+            method: registry name of the explanation method.
+            target: class index the map explains.
+            sha256: content hash of the scan.
+
+        Returns:
+            (rows, cols) float32 shares of the positive evidence (read from float16), or None when
+            ``maps.npz`` or the key is absent.
+        """
         path = self.directory / MAPS_NPZ
         if not path.exists():
             return None

@@ -81,6 +81,13 @@ class MethodSummary:
     def from_dict(cls, name: str, m: Mapping) -> MethodSummary:
         """From a saved ``methods`` entry (nulls for undefined numbers).
 
+        Args:
+            name: the method's key in ``methods``, used as its label when the entry has none.
+            m: the saved entry (keys as in :mod:`model.explain.summary`).
+
+        Returns:
+            The typed entry; nulls become NaN.
+
         Raises:
             KeyError, TypeError, ValueError, IndexError: a block is missing or mistyped.
         """

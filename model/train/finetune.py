@@ -17,8 +17,7 @@ then a random cached view of each. The epoch kept is the one with the lowest los
 CLI::
 
     python -m model.train.finetune train --base runs/dinov2-vits14-224 --out artifacts/model
-    python -m model.train.finetune cv --base runs/dinov2-vits14-224 --out
-    artifacts/model/cross_validation.json
+    python -m model.train.finetune cv --base runs/dinov2-vits14-224  # artifacts/model/cross_validation.csv
 """
 
 from __future__ import annotations
@@ -128,7 +127,18 @@ class Cached:
 
 
 def own_cases(cfg: FinetuneConfig, split: str) -> pd.DataFrame:
-    """The 253 set's rows of one split: root, path, sha256, label, group, source."""
+    """The 253 set's rows of one split: root, path, sha256, label, group, source.
+
+    Args:
+        cfg: the run (``manifest`` is read, ``data`` becomes each row's ``root``).
+        split: ``train``, ``validation`` or ``test`` (only :func:`cross_validate` reads ``test``).
+
+    Returns:
+        The split's rows with :data:`CASE_COLUMNS`, ``source`` :data:`SOURCE_253`, index 0..n-1.
+
+    Raises:
+        ManifestError: the manifest is missing or invalid (:func:`model.data.split.read_manifest`).
+    """
     own = read_manifest(cfg.manifest)
     own = own[own["split"] == split].assign(source=SOURCE_253, root=cfg.data)
     return own[list(CASE_COLUMNS)].reset_index(drop=True)
@@ -148,6 +158,12 @@ def pool_cases(cfg: FinetuneConfig) -> pd.DataFrame:
 
 def sample_weights(labels: NDArray[np.int64], sources: list[str], power: float) -> NDArray[np.float64]:
     """Per-case sampling probabilities: labels equal, sources within a label ``n ** power``, cases equal.
+
+    Args:
+        labels: (N,) int64 class indices.
+        sources: N source names, in the same order.
+        power: a (label, source) cell of n cases weighs ``n ** power`` within its label (0: sources equal,
+            1: cases equal).
 
     Returns:
         (N,) non-negative weights summing to 1.
@@ -176,7 +192,16 @@ def _normalise(pixels01: torch.Tensor, pre: PreprocessConfig) -> torch.Tensor:
 
 @torch.inference_mode()
 def frozen_tokens(model: ViTForImageClassification, x: torch.Tensor, blocks: int) -> torch.Tensor:
-    """(B, 3, S, S) model input -> (B, T, D) tokens after the embeddings and the first ``blocks`` blocks."""
+    """(B, 3, S, S) model input -> (B, T, D) tokens after the embeddings and the first ``blocks`` blocks.
+
+    Args:
+        model: the ViT (its ``vit.embeddings`` and ``vit.layers`` are used; gradients are off).
+        x: (B, 3, S, S) float32 normalised pixels.
+        blocks: how many of the first transformer blocks to run (0: the embeddings only).
+
+    Returns:
+        (B, T, D) float32 tokens, T = 1 + (S / patch)^2 (CLS first), D the hidden size.
+    """
     h = model.vit.embeddings(x)
     for layer in model.vit.layers[:blocks]:
         h = layer(h)
@@ -184,7 +209,16 @@ def frozen_tokens(model: ViTForImageClassification, x: torch.Tensor, blocks: int
 
 
 def top_logits(model: ViTForImageClassification, tokens: torch.Tensor, blocks: int) -> torch.Tensor:
-    """(B, T, D) frozen-block tokens -> (B, K) logits through the remaining blocks, norm and head."""
+    """(B, T, D) frozen-block tokens -> (B, K) logits through the remaining blocks, norm and head.
+
+    Args:
+        model: the ViT being fine-tuned.
+        tokens: (B, T, D) float32 output of :func:`frozen_tokens` with the same ``blocks``.
+        blocks: the number of frozen blocks the tokens have passed through.
+
+    Returns:
+        (B, K) float32 logits from the CLS token (with gradients when the model's parameters need them).
+    """
     h = tokens
     for layer in model.vit.layers[blocks:]:
         h = layer(h)
@@ -202,6 +236,19 @@ def cache_tokens(
 
     The cache file is named by a hash of the weights, the cases, the preprocessing, the augmentation and
     the seed, so a changed input never reads stale tokens.
+
+    Args:
+        model: the ViT whose first ``cfg.frozen_blocks`` blocks compute the tokens.
+        cases: rows with ``root``, ``path``, ``sha256``, ``label``, ``group`` and ``source``.
+        pre: preprocessing (brain crop, size, normalisation).
+        cfg: the run (``frozen_blocks``, ``views``, ``augment``, ``seed`` and the ``cache`` folder).
+        name: cache file prefix (``"253-train"``), also part of the hash.
+
+    Returns:
+        :class:`Cached` with (V, N, T, D) float16 tokens, V = ``cfg.views`` (view 0 unaugmented).
+
+    Raises:
+        ScanError: a case's file is not a readable scan (:func:`model.data.scan.load_scan`).
     """
     key = hashlib.sha256(
         json.dumps(
@@ -253,7 +300,17 @@ def _trainable(model: ViTForImageClassification, blocks: int) -> list[dict]:
 
 @torch.inference_mode()
 def score(model: ViTForImageClassification, data: Cached, blocks: int, view: int = 0) -> NDArray[np.float64]:
-    """(N, K) float64 logits of view ``view`` of cached cases."""
+    """(N, K) float64 logits of view ``view`` of cached cases.
+
+    Args:
+        model: the ViT being fine-tuned (put it in eval mode first).
+        data: the cached cases.
+        blocks: the number of frozen blocks the cached tokens have passed through.
+        view: which cached view to score, in 0..V-1 (0: unaugmented).
+
+    Returns:
+        (N, K) float64 logits in the cases' order.
+    """
     chunks = [
         top_logits(model, data.tokens[view, i : i + 64].float(), blocks)
         for i in range(0, len(data.labels), 64)
@@ -262,7 +319,15 @@ def score(model: ViTForImageClassification, data: Cached, blocks: int, view: int
 
 
 def validation_row(logits: NDArray[np.float64], labels: torch.Tensor) -> dict[str, float]:
-    """Validation loss (plain cross-entropy), accuracy and ROC-AUC from logits."""
+    """Validation loss (plain cross-entropy), accuracy and ROC-AUC from logits.
+
+    Args:
+        logits: (N, K) float64 logits.
+        labels: (N,) int64 true class indices.
+
+    Returns:
+        ``{"validation_loss", "accuracy", "roc_auc"}`` (ROC-AUC NaN when one class is missing).
+    """
     y = labels.numpy()
     loss = float(F.cross_entropy(torch.from_numpy(logits), labels.long()))
     probs = torch.from_numpy(logits).softmax(-1).numpy()
@@ -275,6 +340,13 @@ def fit_top(
 ) -> tuple[list[dict], int]:
     """Train the top blocks and head on cached tokens; keep the epoch with the lowest validation loss
     (the last epoch when ``val`` is None). The model is left in eval mode holding the kept weights.
+
+    Args:
+        model: the ViT; its top blocks, final norm and head are trained in place, then all parameters are
+            frozen again.
+        train: cached training cases (sampled by :func:`sample_weights`, a random view each).
+        val: cached validation cases (view 0 is scored each epoch), or None to keep the last epoch.
+        cfg: the run's optimisation settings and seed.
 
     Returns:
         (per-epoch log rows, kept epoch).
@@ -383,7 +455,16 @@ def _counts(cases: pd.DataFrame) -> dict[str, int]:
 
 
 def cv_folds(own: pd.DataFrame, k: int, seed: int) -> NDArray[np.int64]:
-    """Fold index per 253-set row: whole duplicate groups, stratified by label, sizes as even as possible."""
+    """Fold index per 253-set row: whole duplicate groups, stratified by label, sizes as even as possible.
+
+    Args:
+        own: rows with ``label`` and ``group``.
+        k: number of folds.
+        seed: seeds the shuffle that breaks ties between groups of the same size.
+
+    Returns:
+        (N,) int64 fold index in 0..k-1 per row, in the rows' order.
+    """
     rng = np.random.default_rng(seed)
     fold_of_group: dict[str, int] = {}
     for _, rows in own.groupby("label", sort=True):
@@ -401,6 +482,10 @@ def cross_validate(cfg: FinetuneConfig, k: int = 5) -> pd.DataFrame:
     """k-fold group cross-validation over the whole 253-scan set, the pool's train part always in training.
 
     Each fold trains ``cfg.epochs`` epochs and keeps the last (no fold's held-out scans choose anything).
+
+    Args:
+        cfg: the run (the same recipe as :func:`train`).
+        k: number of folds (:func:`cv_folds`).
 
     Returns:
         Out-of-fold records: path, sha256, group, label, fold, p_<label> per class.

