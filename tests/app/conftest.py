@@ -4,8 +4,8 @@ Shared by every ``tests/app`` file (Explain/Learn here; Overview/Performance/Err
 
 - ``app_artifacts`` (session): :class:`AppArtifacts` with ``model_dir`` (tiny ViT via ``save_classifier``,
   with an ``input_reference.json`` built from phantoms), ``eval_dir`` (``validation`` and ``test`` evaluations
-  written through ``model.evaluate.artifacts`` from the tiny model's real logits on the phantoms, plus
-  ``calibration.json``),
+  and ``calibration.json``, written by ``model.evaluate.run.evaluate_manifest`` from a split manifest of the
+  phantoms, as ``python -m model.evaluate --manifest`` writes them),
   ``data_dir`` (phantom ``yes/`` + ``no/`` folder the evaluation paths are relative to).
 - ``app_env``: points ``MRI_EXPLAIN_MODEL`` / ``MRI_EXPLAIN_EVAL`` / ``MRI_EXPLAIN_DATA`` at those, clears the
   Streamlit caches before and after; ``no_data_env``: the same without a data folder;
@@ -30,11 +30,12 @@ from streamlit.testing.v1 import AppTest
 
 from model.data.input_check import build_input_reference, save_input_reference
 from model.data.scan import load_scan
+from model.data.split import write_manifest
 from model.data.synthetic import phantom_image
 from model.evaluate.artifacts import build_records, build_results, write_calibration, write_evaluation
-from model.evaluate.calibration import fit_temperature
-from model.evaluate.run import predict_paths
-from model.loading import load_classifier, save_classifier
+from model.evaluate.calibration import TemperatureFit
+from model.evaluate.run import EvaluateConfig, evaluate_manifest
+from model.loading import Classifier, load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
 from tests.conftest import make_tiny_vit
 from tests.phantoms import write_phantom_dataset
@@ -66,27 +67,55 @@ def _cases(data_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write_evaluations(model_dir: Path, data_dir: Path, eval_dir: Path) -> None:
-    classifier = load_classifier(model_dir)
+def _write_evaluations(model_dir: Path, data_dir: Path, root: Path) -> Path:
+    """Evaluate the phantoms with ``model.evaluate.run``: every other case in validation, the rest in test."""
     cases = _cases(data_dir)
-    logits = predict_paths(classifier, [data_dir / p for p in cases["path"]], progress=False)
-    val = np.arange(len(cases)) % 2 == 0
-    y = cases["label"].map(list(classifier.labels).index).to_numpy()
-    fit = fit_temperature(logits[val], y[val], "validation")
-    write_calibration(eval_dir, fit, classifier.fingerprint)
-    for name, rows in (("validation", val), ("test", ~val)):
-        part = cases[rows].reset_index(drop=True)
-        records = build_records(part, logits[rows], classifier.labels, fit.temperature)
-        results = build_results(
-            name,
-            records,
-            classifier.labels,
-            classifier.fingerprint,
-            calibration=fit,
-            data=data_dir.name,
-            n_resamples=BOOTSTRAP_RESAMPLES,
-        )
-        write_evaluation(eval_dir, name, results, records)
+    manifest = write_manifest(
+        cases.assign(split=np.where(np.arange(len(cases)) % 2 == 0, "validation", "test")),
+        root / "split_manifest.csv",
+    )
+    cfg = EvaluateConfig(
+        model=str(model_dir),
+        data=str(data_dir),
+        out=str(root / "eval"),
+        manifest=str(manifest),
+        bootstrap=BOOTSTRAP_RESAMPLES,
+        no_progress=True,
+    )
+    evaluate_manifest(load_classifier(model_dir), cfg)
+    return root / "eval"
+
+
+def _save_fixed(
+    eval_dir: Path,
+    name: str,
+    cases: pd.DataFrame,
+    p_tumor: np.ndarray,
+    classifier: Classifier,
+    fit: TemperatureFit | None = None,
+    **meta: object,
+) -> pd.DataFrame:
+    """Save evaluation ``name`` of ``cases`` with these tumour probabilities instead of the model's own."""
+    logits = np.column_stack([np.zeros_like(p_tumor), np.log(p_tumor / (1 - p_tumor))])  # softmax -> p_tumor
+    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None)
+    results = build_results(
+        name,
+        records,
+        classifier.labels,
+        classifier.fingerprint,
+        calibration=fit,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        **meta,
+    )
+    write_evaluation(eval_dir, name, results, records)
+    return records
+
+
+def _by_folder(cases: pd.DataFrame, values: dict[str, tuple[float, ...]]) -> np.ndarray:
+    """``values[folder][k]`` for the k-th case (in ``cases`` order) of each class folder (``yes``/``no``)."""
+    folder = cases["path"].str.split("/").str[0]
+    index = cases.groupby(folder).cumcount()
+    return np.array([values[f][i] for f, i in zip(folder, index, strict=True)])
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +127,7 @@ def app_artifacts(tmp_path_factory) -> AppArtifacts:
     data_dir = write_phantom_dataset(root / "data", n_per_class=6, duplicates=0)
     images = [load_scan(p).image for p in sorted(data_dir.glob("*/*"))]
     save_input_reference(build_input_reference(images, "phantom training scans"), model_dir)
-    _write_evaluations(model_dir, data_dir, root / "eval")
-    return AppArtifacts(model_dir, root / "eval", data_dir)
+    return AppArtifacts(model_dir, _write_evaluations(model_dir, data_dir, root), data_dir)
 
 
 def _clear_caches() -> None:
@@ -167,14 +195,9 @@ class SpreadEval:
 
 @pytest.fixture(scope="session")
 def spread_eval(app_artifacts, tmp_path_factory) -> SpreadEval:
-    from model.evaluate.calibration import TemperatureFit
-
     classifier = load_classifier(app_artifacts.model_dir)
     cases = _cases(app_artifacts.data_dir)
-    folder = cases["path"].str.split("/").str[0]
-    index = cases.groupby(folder).cumcount()
-    p = np.array([SPREAD_P_TUMOR[f][i] for f, i in zip(folder, index, strict=True)])
-    logits = np.column_stack([np.zeros_like(p), np.log(p / (1 - p))])  # softmax -> exactly these p
+    p = _by_folder(cases, SPREAD_P_TUMOR)
     fit = TemperatureFit(SPREAD_TEMPERATURE, "validation", len(p), 1.0, 0.9)
     eval_dir = tmp_path_factory.mktemp("spread_eval")
     write_calibration(eval_dir, fit, classifier.fingerprint)
@@ -183,21 +206,19 @@ def spread_eval(app_artifacts, tmp_path_factory) -> SpreadEval:
         "test": np.ones(len(p), bool),
         "external": np.ones(len(p), bool),
     }
-    for name, rows in parts.items():
-        part = cases[rows].reset_index(drop=True)
-        records = build_records(part, logits[rows], classifier.labels, fit.temperature)
-        results = build_results(
+    written = {
+        name: _save_fixed(
+            eval_dir,
             name,
-            records,
-            classifier.labels,
-            classifier.fingerprint,
-            calibration=fit,
+            cases[rows].reset_index(drop=True),
+            p[rows],
+            classifier,
+            fit,
             kind="external" if name == "external" else "split",
-            n_resamples=BOOTSTRAP_RESAMPLES,
         )
-        write_evaluation(eval_dir, name, results, records)
-    test = build_records(cases, logits, classifier.labels, fit.temperature)
-    return SpreadEval(eval_dir, test[["path", "label", "p_tumor", "pcal_tumor"]])
+        for name, rows in parts.items()
+    }
+    return SpreadEval(eval_dir, written["test"][["path", "label", "p_tumor", "pcal_tumor"]])
 
 
 @pytest.fixture
@@ -221,16 +242,6 @@ class CompareArtifacts:
     records: pd.DataFrame  # path, label, p_a, p_b
 
 
-def _fixed_p_evaluation(model_dir: Path, cases: pd.DataFrame, p: np.ndarray, eval_dir: Path) -> None:
-    classifier = load_classifier(model_dir)
-    logits = np.column_stack([np.zeros_like(p), np.log(p / (1 - p))])  # softmax -> exactly these p
-    records = build_records(cases, logits, classifier.labels)
-    results = build_results(
-        "test", records, classifier.labels, classifier.fingerprint, n_resamples=BOOTSTRAP_RESAMPLES
-    )
-    write_evaluation(eval_dir, "test", results, records)
-
-
 @pytest.fixture(scope="session")
 def compare_artifacts(app_artifacts, tmp_path_factory) -> CompareArtifacts:
     root = tmp_path_factory.mktemp("compare")
@@ -239,11 +250,9 @@ def compare_artifacts(app_artifacts, tmp_path_factory) -> CompareArtifacts:
         make_tiny_vit(seed=11), PreprocessConfig(image_size=32), baseline / "model", {"arch": "tiny-test"}
     )
     cases = _cases(app_artifacts.data_dir)
-    folder = cases["path"].str.split("/").str[0]
-    index = cases.groupby(folder).cumcount()
-    p = {s: np.array([COMPARE_P_TUMOR[s][f][i] for f, i in zip(folder, index, strict=True)]) for s in "AB"}
-    _fixed_p_evaluation(a_model, cases, p["A"], baseline / "eval")
-    _fixed_p_evaluation(app_artifacts.model_dir, cases, p["B"], root / "b_eval")
+    p = {side: _by_folder(cases, COMPARE_P_TUMOR[side]) for side in "AB"}
+    _save_fixed(baseline / "eval", "test", cases, p["A"], load_classifier(a_model))
+    _save_fixed(root / "b_eval", "test", cases, p["B"], load_classifier(app_artifacts.model_dir))
     frame = cases[["path", "label"]].assign(p_a=p["A"], p_b=p["B"])
     return CompareArtifacts(baseline, root / "b_eval", frame)
 
