@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from model.cli import add_subcommands, parse_config, run_cli
-from model.data.split import write_manifest
+from model.data.split import read_checked_manifest, write_manifest
 from model.errors import MriExplainError
 from model.labels import DEFAULT_CLASS_MAP
 
@@ -129,22 +129,15 @@ def read_pool_manifest(path: str | Path) -> pd.DataFrame:
     Raises:
         PoolError: missing file or column, unknown split, duplicate path, or a group on both sides.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise PoolError(f"Pool manifest {path} not found. Regenerate it with `{FIX_HINT}`.")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    problems = []
-    if missing := [c for c in POOL_MANIFEST_COLUMNS if c not in frame.columns]:
-        problems.append(f"missing column(s) {missing}")
-    elif bad := sorted(set(frame["split"]) - set(POOL_SPLITS)):
-        problems.append(f"unknown split(s) {bad}")
-    elif frame["path"].duplicated().any() or (frame.groupby("group")["split"].nunique() > 1).any():
-        problems.append("duplicate paths or a group on both sides")
-    if problems:
-        raise PoolError(
-            f"Pool manifest {path} is invalid: {'; '.join(problems)}. Regenerate it with `{FIX_HINT}`."
-        )
-    return frame.loc[:, list(POOL_MANIFEST_COLUMNS)]
+    return read_checked_manifest(path, POOL_MANIFEST_COLUMNS, _pool_problems, PoolError, "Pool", FIX_HINT)
+
+
+def _pool_problems(frame: pd.DataFrame) -> list[str]:
+    if bad := sorted(set(frame["split"]) - set(POOL_SPLITS)):
+        return [f"unknown split(s) {bad}"]
+    if frame["path"].duplicated().any() or (frame.groupby("group")["split"].nunique() > 1).any():
+        return ["duplicate paths or a group on both sides"]
+    return []
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -173,13 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point (``python -m model.data.pool split``); returns the exit status.
 
     Args:
-        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+        argv: ``split`` and its options (``None``: the process's own).
 
     Returns:
-        The exit status, 0.
+        0 once the pool manifest is written.
 
     Raises:
-        MriExplainError: bad input; :func:`~model.cli.run_cli` prints it as one line and exits 2.
+        PoolError: the pool folder is unusable; ``run_cli`` prints the one line and exits 2.
     """
     cfg = parse_config(cli_parser(), argv)
     frame = split_pool(read_pool(cfg.pool), cfg.share, cfg.seed)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,26 +229,58 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         ManifestError: missing file, missing columns, empty cells, unknown split names, duplicate paths or
             a group spanning two splits; the message names the command that regenerates it.
     """
-    path = Path(path)
-    fix = f"Regenerate it with `{FIX_HINT}`."
-    if not path.is_file():
-        raise ManifestError(f"Split manifest {path} not found. {fix}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_checked_manifest(path, MANIFEST_COLUMNS, _split_problems, ManifestError, "Split", FIX_HINT)
+
+
+def _split_problems(frame: pd.DataFrame) -> list[str]:
     problems = []
-    if missing := [c for c in MANIFEST_COLUMNS if c not in frame.columns]:
-        problems.append(f"missing column(s) {missing}")
+    if (frame[list(MANIFEST_COLUMNS)] == "").any().any():
+        problems.append("empty cells")
+    if bad := sorted(set(frame["split"]) - set(SPLITS)):
+        problems.append(f"unknown split(s) {bad} (allowed: {list(SPLITS)})")
+    if frame["path"].duplicated().any():
+        problems.append("duplicate paths")
+    if (frame.groupby("group")["split"].nunique() > 1).any():
+        problems.append("a duplicate group spans two splits")
+    return problems
+
+
+def read_checked_manifest(
+    path: str | Path,
+    columns: tuple[str, ...],
+    problems: Callable[[pd.DataFrame], list[str]],
+    error: type[MriExplainError],
+    kind: str,
+    fix_hint: str,
+) -> pd.DataFrame:
+    """Read a manifest CSV (all cells as strings) and refuse it, naming the command that regenerates it.
+
+    Args:
+        path: the CSV file.
+        columns: the columns it must hold; the frame returned holds these, in this order.
+        problems: the content's problems (one phrase each) once every column is there.
+        error: the project error to raise.
+        kind: the manifest's name in messages (``"Split"``: "Split manifest PATH not found").
+        fix_hint: the command that regenerates the manifest.
+
+    Returns:
+        The frame with exactly ``columns``.
+
+    Raises:
+        error: the file is missing, a column is missing, or ``problems`` names any.
+    """
+    path = Path(path)
+    fix = f"Regenerate it with `{fix_hint}`."
+    if not path.is_file():
+        raise error(f"{kind} manifest {path} not found. {fix}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if missing := [c for c in columns if c not in frame.columns]:
+        found = [f"missing column(s) {missing}"]
     else:
-        if (frame[list(MANIFEST_COLUMNS)] == "").any().any():
-            problems.append("empty cells")
-        if bad := sorted(set(frame["split"]) - set(SPLITS)):
-            problems.append(f"unknown split(s) {bad} (allowed: {list(SPLITS)})")
-        if frame["path"].duplicated().any():
-            problems.append("duplicate paths")
-        if (frame.groupby("group")["split"].nunique() > 1).any():
-            problems.append("a duplicate group spans two splits")
-    if problems:
-        raise ManifestError(f"Split manifest {path} is invalid: {'; '.join(problems)}. {fix}")
-    return frame.loc[:, list(MANIFEST_COLUMNS)]
+        found = problems(frame)
+    if found:
+        raise error(f"{kind} manifest {path} is invalid: {'; '.join(found)}. {fix}")
+    return frame.loc[:, list(columns)]
 
 
 def manifest_sha256(path: str | Path) -> str:
@@ -359,13 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point (``python -m model.data split|groups``).
 
     Args:
-        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+        argv: the subcommand and its options (``None``: the process's own).
 
     Returns:
-        The exit status, 0.
+        0 once the manifest is written or the groups are reported.
 
     Raises:
-        MriExplainError: bad input; :func:`~model.cli.run_cli` prints it as one line and exits 2.
+        DataError: the data folder cannot be indexed, or the reference grouping is missing or lacks a
+            column (``run_cli`` prints it and exits 2).
     """
     cfg = parse_config(cli_parser(), argv)
     (_cmd_split if isinstance(cfg, SplitConfig) else _cmd_groups)(cfg)

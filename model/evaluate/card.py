@@ -142,7 +142,15 @@ def _metric(block: dict, key: str | tuple[str, str]) -> object:
 
 
 def front_matter(model_name: str, test: Evaluation | None) -> str:
-    """YAML front matter (Hugging Face card metadata); ``model-index`` only when test results exist."""
+    """YAML front matter (Hugging Face card metadata); ``model-index`` only when test results exist.
+
+    Args:
+        model_name: the card's model name (``mri-explain-vit-<arch>``), used in ``model-index``.
+        test: the test evaluation whose metrics fill ``model-index``; None leaves it out.
+
+    Returns:
+        The front matter, ``---`` lines included.
+    """
     tags = (
         "vit",
         "image-classification",
@@ -183,7 +191,16 @@ def front_matter(model_name: str, test: Evaluation | None) -> str:
 
 
 def describe_model(config: dict, run: dict, fingerprint: str) -> str:
-    """The "Model description" section from ``config.json`` and ``training_config.json``."""
+    """The "Model description" section from ``config.json`` and ``training_config.json``.
+
+    Args:
+        config: the model's ``config.json`` (``image_size``, ``patch_size``, ``id2label``, ...).
+        run: the flat run record of ``training_config.json`` (empty when there is none).
+        fingerprint: the weights' sha256 prefix (:attr:`~model.loading.Classifier.fingerprint`).
+
+    Returns:
+        The section's markdown.
+    """
     if run.get("from_scratch"):
         init = run.get("init", "default")
         origin = f"trained **from scratch** (ViT-{run.get('arch', '?')} family, {init} initialisation)"
@@ -225,7 +242,15 @@ def _setting(value: object) -> str:
 
 
 def describe_recipe(run: dict, log: pd.DataFrame | None) -> str:
-    """The "Split" and "Training recipe" sections from ``training_config.json`` and the epoch log."""
+    """The "Split" and "Training recipe" sections from ``training_config.json`` and the epoch log.
+
+    Args:
+        run: the flat run record of ``training_config.json``.
+        log: the epoch log (``train_log.csv``), or None when there is none.
+
+    Returns:
+        The two sections' markdown.
+    """
     rows = [f"| {k} | {_setting(run[k])} |" for k in RECIPE_KEYS if run.get(k) is not None]
     best, teacher = run.get("best_validation") or {}, run.get("teacher_validation")
     minutes = _fmt(float(run.get("train_seconds", float("nan"))) / 60, 1)
@@ -269,7 +294,15 @@ def describe_recipe(run: dict, log: pd.DataFrame | None) -> str:
 
 
 def describe_experiments(notes: str | None, experiments: pd.DataFrame | None) -> str:
-    """The "What was tried" section: ``experiments.md`` (narrative) and ``experiments.csv`` (figures)."""
+    """The "What was tried" section: ``experiments.md`` (narrative) and ``experiments.csv`` (figures).
+
+    Args:
+        notes: the text of ``experiments.md``, or None.
+        experiments: ``experiments.csv`` as a frame (one row per run tried), or None.
+
+    Returns:
+        The section's markdown ("Only the run described above." when there is neither).
+    """
     lines = ["## What was tried", ""]
     if notes:
         lines += [notes.strip(), ""]
@@ -281,7 +314,15 @@ def describe_experiments(notes: str | None, experiments: pd.DataFrame | None) ->
 
 
 def describe_results(test: Evaluation | None, validation: Evaluation | None) -> str:
-    """The "Results" section: evaluation-CLI figures with 95% group-bootstrap intervals."""
+    """The "Results" section: evaluation-CLI figures with 95% group-bootstrap intervals.
+
+    Args:
+        test: the model's test evaluation; None gives the "Not evaluated yet" text with the commands.
+        validation: its validation evaluation, shown beside test when given.
+
+    Returns:
+        The section's markdown: one table row per metric with its interval.
+    """
     lines = ["## Results", ""]
     if test is None:
         return "\n".join(
@@ -444,14 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: rewrite the card of ``--model`` with the results in ``--eval``.
 
     Args:
-        argv: arguments without the program name (``None``: ``sys.argv[1:]``).
+        argv: ``--model`` and ``--eval`` options (``None``: the process's own).
 
     Returns:
-        The exit status, 0.
+        0 once ``README.md`` is rewritten.
 
     Raises:
-        MriExplainError: an unreadable model folder or evaluation (an unreadable run file becomes a
-            :class:`~model.loading.ModelLoadError`); :func:`~model.cli.run_cli` prints it and exits 2.
+        ModelLoadError: ``--model`` is not a model folder, or one of its run files is unreadable.
+        ArtifactError: the evaluation is unreadable or of other weights (``run_cli``: one line, exit 2).
     """
     args = parse_args(argv)
     with raise_as(ModelLoadError, FileNotFoundError, ValueError):

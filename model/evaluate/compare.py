@@ -28,6 +28,7 @@ from model.cli import EXIT_INPUT, ConfigCli, raise_as, run_cli
 from model.evaluate.artifacts import Evaluation, list_evaluations, read_evaluation
 from model.evaluate.comparison import (
     ComparisonError,
+    PairedSettings,
     build_comparison,
     compare_explanations,
     write_comparison,
@@ -45,6 +46,11 @@ def load_pairs(
     a_dir: str | Path, b_dir: str | Path, names: list[str] | None = None
 ) -> tuple[dict[str, tuple[Evaluation, Evaluation]], list[str], list[str]]:
     """Read the evaluations both folders hold (or only ``names``), validated by :func:`read_evaluation`.
+
+    Args:
+        a_dir: evaluation folder of model A (the reference).
+        b_dir: evaluation folder of model B (the candidate).
+        names: evaluation names to read; None (or empty) reads every name both folders hold.
 
     Returns:
         (name -> (A's, B's evaluation), names only in A, names only in B).
@@ -79,6 +85,10 @@ def read_summary(eval_dir: str | Path) -> explain_summary.ExplanationSummary:
 def explanation_quality(dirs: tuple[str | Path, str | Path], pairs: dict) -> tuple[dict | None, str]:
     """The side-by-side explanation block when both folders hold a summary of their own model, else why not.
 
+    Args:
+        dirs: (A's, B's) evaluation folder; each may hold ``explanations/summary.json``.
+        pairs: evaluation name -> (A's, B's evaluation), from :func:`load_pairs`.
+
     Returns:
         (:func:`model.evaluate.comparison.compare_explanations` block or None, a note).
     """
@@ -100,6 +110,13 @@ def explanation_quality(dirs: tuple[str | Path, str | Path], pairs: dict) -> tup
 
 def resolve_threshold(pairs: dict[str, tuple[Evaluation, Evaluation]], threshold: float | None) -> float:
     """The given threshold, else the one every evaluation was saved at.
+
+    Args:
+        pairs: evaluation name -> (A's, B's evaluation).
+        threshold: the threshold asked for, or None for the saved one.
+
+    Returns:
+        The threshold in [0, 1].
 
     Raises:
         ComparisonError: no threshold given and the saved ones differ; or one outside [0, 1].
@@ -137,14 +154,11 @@ def compare_folders(
         ComparisonError: nothing shared, other cases or labels; ArtifactError: an unreadable evaluation.
     """
     pairs, only_a, only_b = load_pairs(a_dir, b_dir, names)
+    settings = PairedSettings(resolve_threshold(pairs, threshold), calibrated, n_resamples, seed, progress)
     return build_comparison(
         pairs,
         (a_dir, b_dir),
-        resolve_threshold(pairs, threshold),
-        calibrated,
-        n_resamples,
-        seed,
-        progress,
+        settings,
         (only_a, only_b),
         explanation_quality((a_dir, b_dir), pairs),
     )
@@ -166,6 +180,14 @@ def parse_gate(text: str) -> tuple[str, float]:
 
 def gate_failures(comparison: dict, gates: Sequence[tuple[str, float]], split: str) -> list[str]:
     """One sentence per gate that B fails on ``split``: worse than A by more than the margin, or undefined.
+
+    Args:
+        comparison: the comparison dict of :func:`compare_folders`.
+        gates: (metric, margin) pairs from ``--fail-if-worse`` (:func:`parse_gate`).
+        split: the evaluation name the gates are checked on.
+
+    Returns:
+        The failures, empty when every gate passes.
 
     Raises:
         ComparisonError: ``split`` is not in the comparison.

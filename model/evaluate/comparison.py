@@ -38,9 +38,9 @@ import pandas as pd
 from model.evaluate.artifacts import ArtifactError, Evaluation
 from model.evaluate.metrics import (
     BOOTSTRAP_SEED,
-    CI_LEVEL,
     N_BOOTSTRAP,
     SCALARS,
+    bootstrap_record,
     compute_metrics,
     predict_indices,
     record_arrays,
@@ -71,7 +71,16 @@ class Comparison:
 
 
 def fix_command(a_dir: str | Path = "A_EVAL", b_dir: str | Path = "B_EVAL", out: str | Path = "OUT") -> str:
-    """The command that (re)writes a comparison."""
+    """The command that (re)writes a comparison.
+
+    Args:
+        a_dir: A's evaluation folder in the command.
+        b_dir: B's evaluation folder in the command.
+        out: the comparison file in the command.
+
+    Returns:
+        ``run python -m model.evaluate.compare A B --out OUT``.
+    """
     return f"run python -m model.evaluate.compare {a_dir} {b_dir} --out {out}"
 
 
@@ -81,6 +90,13 @@ def _examples(paths: pd.Index) -> str:
 
 def aligned_records(ev_a: Evaluation, ev_b: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both evaluations' records in the same case order, after checking that they are on the same cases.
+
+    Args:
+        ev_a: model A's evaluation of a split.
+        ev_b: model B's evaluation of the same split.
+
+    Returns:
+        (A's records, B's records), rows in the same case order (A's), index reset.
 
     Raises:
         ComparisonError: different labels or positive class, other cases (paths), other file contents
@@ -143,23 +159,36 @@ def _disagreements(
     ]
 
 
-def compare_evaluations(
-    ev_a: Evaluation,
-    ev_b: Evaluation,
-    threshold: float,
-    calibrated: bool = False,
-    n_resamples: int = N_BOOTSTRAP,
-    seed: int = BOOTSTRAP_SEED,
-    progress: bool = False,
-) -> dict:
+@dataclass(frozen=True)
+class PairedSettings:
+    """How two models are compared on every split: one threshold, which probabilities, one group bootstrap.
+
+    Attributes:
+        threshold: decision threshold on the positive probability, in [0, 1], for both models.
+        calibrated: use the temperature-scaled probabilities of both.
+        n_resamples: group-bootstrap resamples of each model's intervals and of the paired differences (0: no
+            intervals).
+        seed: the bootstrap seed.
+        progress: show a tqdm bar for the paired bootstrap.
+    """
+
+    threshold: float
+    calibrated: bool = False
+    n_resamples: int = N_BOOTSTRAP
+    seed: int = BOOTSTRAP_SEED
+    progress: bool = False
+
+
+def compare_evaluations(ev_a: Evaluation, ev_b: Evaluation, settings: PairedSettings) -> dict:
     """One split's entry of the comparison (keys in the module docstring), A and B on the same cases.
 
     Args:
-        ev_a, ev_b: the same evaluation name of models A and B.
-        threshold: decision threshold on the positive probability, in [0, 1], for both models.
-        calibrated: use the temperature-scaled probabilities of both.
-        n_resamples, seed: group bootstrap of each model's intervals and of the paired differences.
-        progress: show a tqdm bar for the paired bootstrap.
+        ev_a: model A's evaluation of the split.
+        ev_b: model B's evaluation of the same split.
+        settings: threshold, probabilities and bootstrap of the comparison.
+
+    Returns:
+        The split's entry: n, n_groups, a, b, difference, mcnemar, disagreements.
 
     Raises:
         ComparisonError: not on the same cases or labels (:func:`aligned_records`).
@@ -167,12 +196,13 @@ def compare_evaluations(
     """
     rec_a, rec_b = aligned_records(ev_a, ev_b)
     labels, positive = ev_a.labels, ev_a.results["positive_label"]
-    pos = labels.index(positive)
+    pos, s = labels.index(positive), settings
     scored = [
-        compute_metrics(r, labels, positive, threshold, calibrated, n_resamples, seed) for r in (rec_a, rec_b)
+        compute_metrics(r, labels, positive, s.threshold, s.calibrated, s.n_resamples, s.seed)
+        for r in (rec_a, rec_b)
     ]
-    y, probs_a = record_arrays(rec_a, labels, calibrated)
-    probs_b = record_arrays(rec_b, labels, calibrated)[1]
+    y, probs_a = record_arrays(rec_a, labels, s.calibrated)
+    probs_b = record_arrays(rec_b, labels, s.calibrated)[1]
     groups = rec_a["group"].astype(str).tolist()
     intervals = (
         paired_difference_intervals(
@@ -182,16 +212,16 @@ def compare_evaluations(
             groups,
             labels,
             pos,
-            threshold,
-            n_resamples,
-            seed,
-            progress,
+            s.threshold,
+            s.n_resamples,
+            s.seed,
+            s.progress,
             f"B - A ({ev_a.name})",
         )
-        if n_resamples
+        if s.n_resamples
         else dict.fromkeys(SCALARS, [math.nan, math.nan])
     )
-    pred_a, pred_b = predict_indices(probs_a, pos, threshold), predict_indices(probs_b, pos, threshold)
+    pred_a, pred_b = predict_indices(probs_a, pos, s.threshold), predict_indices(probs_b, pos, s.threshold)
     outcomes = paired_outcomes(pred_a == y, pred_b == y)
     m_a, m_b = scored[0]["metrics"], scored[1]["metrics"]
     return {
@@ -212,6 +242,10 @@ def compare_explanations(
     sum_a: explain_summary.ExplanationSummary, sum_b: explain_summary.ExplanationSummary
 ) -> tuple[dict | None, str]:
     """Explanation-quality numbers of the methods both summaries hold, side by side (no recomputation).
+
+    Args:
+        sum_a: model A's explanation summary.
+        sum_b: model B's explanation summary.
 
     Returns:
         ({split, methods: {method: {label, a, b}}}, a note), or (None, why) when on different splits.
@@ -237,11 +271,7 @@ def compare_explanations(
 def build_comparison(
     pairs: dict[str, tuple[Evaluation, Evaluation]],
     dirs: tuple[str | Path, str | Path],
-    threshold: float,
-    calibrated: bool = False,
-    n_resamples: int = N_BOOTSTRAP,
-    seed: int = BOOTSTRAP_SEED,
-    progress: bool = False,
+    settings: PairedSettings,
     unshared: tuple[list[str], list[str]] = ([], []),
     explanations: tuple[dict | None, str] = (None, "not compared"),
 ) -> dict:
@@ -250,20 +280,19 @@ def build_comparison(
     Args:
         pairs: evaluation name -> (A's, B's evaluation), at least one.
         dirs: (A's, B's) evaluation folder, recorded.
-        threshold: decision threshold on the positive probability for both models, in [0, 1].
-        calibrated, n_resamples, seed, progress: as for :func:`compare_evaluations`.
+        settings: threshold, probabilities and bootstrap of every split's comparison.
         unshared: names only in A and only in B (recorded, not compared).
         explanations: (:func:`compare_explanations` block or None, note).
+
+    Returns:
+        The comparison dict, ready for :func:`write_comparison`.
 
     Raises:
         ComparisonError: no pair, or a pair not on the same cases or labels.
     """
     if not pairs:
         raise ComparisonError("There is no shared evaluation to compare: evaluate both on the same manifest.")
-    splits = {
-        name: compare_evaluations(a, b, threshold, calibrated, n_resamples, seed, progress)
-        for name, (a, b) in pairs.items()
-    }
+    splits = {name: compare_evaluations(a, b, settings) for name, (a, b) in pairs.items()}
     ev_a, ev_b = next(iter(pairs.values()))
     return {
         "schema_version": SCHEMA_VERSION,
@@ -272,9 +301,9 @@ def build_comparison(
         "b": {"eval_dir": str(dirs[1]), "checkpoint": ev_b.checkpoint},
         "labels": list(ev_a.labels),
         "positive_label": ev_a.results["positive_label"],
-        "threshold": float(threshold),
-        "calibrated": calibrated,
-        "bootstrap": {"resamples": n_resamples, "seed": seed, "level": CI_LEVEL, "unit": "group"},
+        "threshold": float(settings.threshold),
+        "calibrated": settings.calibrated,
+        "bootstrap": bootstrap_record(settings.n_resamples, settings.seed),
         "only_in_a": list(unshared[0]),
         "only_in_b": list(unshared[1]),
         "splits": splits,
@@ -331,6 +360,13 @@ def _numbers(data: object) -> object:
 def validate_comparison(data: object, fix: str) -> dict:
     """Schema, keys and internal consistency of a comparison dict (metric nulls as NaN).
 
+    Args:
+        data: the parsed comparison (metric nulls already NaN).
+        fix: the sentence every message ends with (:func:`fix_command`).
+
+    Returns:
+        ``data``, unchanged.
+
     Raises:
         ComparisonError: naming what is wrong and ``fix``.
     """
@@ -352,7 +388,18 @@ def validate_comparison(data: object, fix: str) -> dict:
 
 
 def write_comparison(path: str | Path, comparison: dict) -> Path:
-    """Validate and write a comparison atomically (temp file, fsync, rename); returns the path."""
+    """Validate and write a comparison atomically (temp file, fsync, rename); returns the path.
+
+    Args:
+        path: the comparison file; its folder is created.
+        comparison: the dict of :func:`build_comparison`.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        ComparisonError: the dict is not a valid comparison (nothing is written).
+    """
     path = Path(path)
     fix = fix_command(comparison.get("a", {}).get("eval_dir"), comparison.get("b", {}).get("eval_dir"), path)
     data = json_bytes(comparison)

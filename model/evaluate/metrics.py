@@ -13,12 +13,14 @@ Confidence intervals are percentile bootstrap intervals (Efron & Tibshirani 1993
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import rankdata
+from tqdm import tqdm
 
 from model.labels import POSITIVE_LABEL
 
@@ -58,7 +60,15 @@ NAN = float("nan")
 
 
 def probability_columns(labels: Sequence[str], calibrated: bool = False) -> list[str]:
-    """Record columns holding the per-class probabilities (``p_<label>`` raw, ``pcal_<label>`` calibrated)."""
+    """Record columns holding the per-class probabilities (``p_<label>`` raw, ``pcal_<label>`` calibrated).
+
+    Args:
+        labels: K class names in index order.
+        calibrated: the temperature-scaled columns instead of the raw ones.
+
+    Returns:
+        K column names, in label order.
+    """
     return [f"{CAL_PREFIX if calibrated else PROB_PREFIX}{label}" for label in labels]
 
 
@@ -114,6 +124,10 @@ def _ranked_counts(scores: NDArray, is_pos: NDArray) -> tuple[NDArray, NDArray, 
 def average_precision(scores: NDArray[np.floating], is_pos: NDArray[np.bool_]) -> float:
     """PR-AUC as average precision: sum over thresholds of (recall step) x precision (no interpolation).
 
+    Args:
+        scores: (N,) positive-class probabilities (any real scores).
+        is_pos: (N,) bool, True for the positive cases.
+
     Returns:
         AP in [0, 1] (the positive prevalence for an uninformative score); NaN when there is no positive case.
     """
@@ -165,6 +179,11 @@ def _averages(per_class: dict, undefined: dict[str, str]) -> dict[str, float]:
     return out
 
 
+def _confusion(y: NDArray[np.int64], pred: NDArray[np.int64], k: int) -> NDArray[np.int64]:
+    """(K, K) int64 counts, rows = true class, columns = predicted class."""
+    return np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)
+
+
 def point_metrics(
     y: NDArray[np.int64], probs: NDArray[np.float64], labels: Sequence[str], pos: int, threshold: float
 ) -> tuple[dict, dict[str, str], NDArray[np.int64]]:
@@ -181,9 +200,8 @@ def point_metrics(
         (metrics: the :data:`SCALARS` plus ``per_class``; undefined: metric -> reason, for NaN values;
         confusion: (K, K) int64 counts, rows = true label, columns = predicted label).
     """
-    k = len(labels)
     pred = predict_indices(probs, pos, threshold)
-    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    cm = _confusion(y, pred, len(labels))
     undefined: dict[str, str] = {}
     per_class = _per_class(cm, labels, undefined)
     is_pos, p_pos = y == pos, probs[:, pos]
@@ -239,8 +257,64 @@ def group_resamples(
         yield np.concatenate([members[g] for g in draw])
 
 
+KeyT = TypeVar("KeyT", bound=Hashable)
+
+
+def bootstrap_samples(
+    statistic: Callable[[NDArray[np.int64]], Mapping[KeyT, float]],
+    groups: Sequence[str],
+    n_resamples: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
+    bar: str | None = None,
+) -> dict[KeyT, list[float]]:
+    """The values of ``statistic`` on every group-bootstrap resample: the kernel of every interval.
+
+    Args:
+        statistic: case indices (M,) of one resample -> {key: value} (e.g. every metric of those cases).
+        groups: (N,) group id per case (see :func:`group_resamples`).
+        n_resamples: number of resamples.
+        seed: seeds :func:`numpy.random.default_rng`; the same seed gives the same resamples.
+        bar: label of a tqdm progress bar on stderr; None shows none.
+
+    Returns:
+        key -> one value per resample, in resample order (keys as ``statistic`` first returns them; empty
+        when ``n_resamples`` is 0).
+
+    Example::
+
+        >>> import numpy as np
+        >>> x = np.array([0.0, 1.0, 2.0])
+        >>> out = bootstrap_samples(lambda idx: {"mean": float(x[idx].mean())}, ["a", "b", "c"], 5, seed=0)
+        >>> len(out["mean"])
+        5
+    """
+    samples: dict[KeyT, list[float]] = {}
+    resamples = group_resamples(groups, n_resamples, seed)
+    for idx in tqdm(resamples, total=n_resamples, desc=bar, disable=bar is None):
+        for key, value in statistic(idx).items():
+            samples.setdefault(key, []).append(value)
+    return samples
+
+
+def bootstrap_record(n_resamples: int, seed: int) -> dict:
+    """How the intervals were drawn, as saved beside them (evaluations and comparisons alike).
+
+    Args:
+        n_resamples: group-bootstrap resamples (0: no intervals).
+        seed: their seed.
+
+    Returns:
+        ``{"resamples", "seed", "level": CI_LEVEL, "unit": "group"}``.
+    """
+    return {"resamples": n_resamples, "seed": seed, "level": CI_LEVEL, "unit": "group"}
+
+
 def percentile_interval(values: Sequence[float], n_resamples: int) -> list[float]:
     """[low, high] percentile interval (level :data:`CI_LEVEL`) of bootstrap values; NaN values are left out.
+
+    Args:
+        values: the statistic on each resample; NaN where it was undefined.
+        n_resamples: the number of resamples drawn (finite values are counted against it).
 
     Returns:
         [NaN, NaN] when fewer than :data:`MIN_VALID_RESAMPLE_FRACTION` of ``n_resamples`` are finite.
@@ -275,10 +349,12 @@ def bootstrap_intervals(
         ``{metric: [low, high], "per_class": {label: {precision|recall|f1: [low, high]}}}``; [NaN, NaN] where
         the metric is defined in fewer than :data:`MIN_VALID_RESAMPLE_FRACTION` of the resamples.
     """
-    samples: dict[tuple[str, ...], list[float]] = {}
-    for idx in group_resamples(groups, n_resamples, seed):
-        for key, value in _leaves(point_metrics(y[idx], probs[idx], labels, pos, threshold)[0]).items():
-            samples.setdefault(key, []).append(value)
+    samples = bootstrap_samples(
+        lambda idx: _leaves(point_metrics(y[idx], probs[idx], labels, pos, threshold)[0]),
+        groups,
+        n_resamples,
+        seed,
+    )
     out: dict = {"per_class": {label: {} for label in labels}}
     for key, values in samples.items():
         low_high = percentile_interval(values, n_resamples)
@@ -294,6 +370,11 @@ def record_arrays(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """True class indices (N,) and probabilities (N, K) from per-case records.
 
+    Args:
+        records: per-case records as for :func:`compute_metrics`.
+        labels: K class names in index order.
+        calibrated: read the ``pcal_`` columns instead of ``p_``.
+
     Raises:
         ValueError: a probability column is missing, or a true label is not one of ``labels``.
     """
@@ -307,6 +388,18 @@ def record_arrays(
     if unknown:
         raise ValueError(f"records hold labels {unknown} that are not among {list(labels)}.")
     return records["label"].map(index).to_numpy(np.int64), records[columns].to_numpy(np.float64)
+
+
+def _scored_arrays(
+    records: pd.DataFrame, labels: Sequence[str], positive: str, threshold: float, calibrated: bool
+) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
+    """(y, probs, index of ``positive``) of records, after checking the positive class and the threshold."""
+    if positive not in labels:
+        raise ValueError(f"positive class '{positive}' is not one of {list(labels)}.")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
+    y, probs = record_arrays(records, labels, calibrated)
+    return y, probs, list(labels).index(positive)
 
 
 def confusion_at(
@@ -331,14 +424,8 @@ def confusion_at(
     Raises:
         ValueError: unknown positive class, missing columns or a threshold outside [0, 1].
     """
-    if positive not in labels:
-        raise ValueError(f"positive class '{positive}' is not one of {list(labels)}.")
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
-    y, probs = record_arrays(records, labels, calibrated)
-    k = len(labels)
-    pred = predict_indices(probs, list(labels).index(positive), threshold)
-    return np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)
+    y, probs, pos = _scored_arrays(records, labels, positive, threshold, calibrated)
+    return _confusion(y, predict_indices(probs, pos, threshold), len(labels))
 
 
 def compute_metrics(
@@ -371,15 +458,21 @@ def compute_metrics(
 
     Raises:
         ValueError: no records, unknown labels or positive class, missing columns, threshold outside [0, 1].
+
+    Example::
+
+        >>> import pandas as pd
+        >>> records = pd.DataFrame(
+        ...     {"label": ["tumor", "no tumor", "tumor", "no tumor"],
+        ...      "p_no tumor": [0.2, 0.9, 0.6, 0.7], "p_tumor": [0.8, 0.1, 0.4, 0.3]}
+        ... )
+        >>> out = compute_metrics(records, ["no tumor", "tumor"], n_resamples=0)
+        >>> out["metrics"]["accuracy"], out["metrics"]["sensitivity"], out["confusion"]
+        (0.75, 0.5, [[2, 0], [1, 1]])
     """
     if len(records) == 0:
         raise ValueError("no records to score: the split or folder is empty.")
-    if positive not in labels:
-        raise ValueError(f"positive class '{positive}' is not one of {list(labels)}.")
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
-    y, probs = record_arrays(records, labels, calibrated)
-    pos = list(labels).index(positive)
+    y, probs, pos = _scored_arrays(records, labels, positive, threshold, calibrated)
     groups = records["group"].astype(str).tolist() if "group" in records else [str(i) for i in range(len(y))]
     metrics, undefined, cm = point_metrics(y, probs, labels, pos, threshold)
     ci = None
@@ -397,7 +490,7 @@ def compute_metrics(
             "top_label": reliability_bins(records, labels, calibrated),
             "positive": reliability_bins(records, labels, calibrated, positive),
         },
-        "bootstrap": {"resamples": n_resamples, "seed": seed, "level": CI_LEVEL, "unit": "group"},
+        "bootstrap": bootstrap_record(n_resamples, seed),
     }
 
 
@@ -453,6 +546,12 @@ def roc_curve_points(
 ) -> pd.DataFrame:
     """ROC curve: one row per distinct positive probability, from (0, 0) at threshold +inf to (1, 1).
 
+    Args:
+        records: per-case records as for :func:`compute_metrics`.
+        labels: K class names in index order.
+        positive: the class whose probability is thresholded.
+        calibrated: use the temperature-scaled probabilities.
+
     Returns:
         Frame with ``threshold`` (predict positive when p >= threshold), ``fpr`` and ``tpr`` in [0, 1]; a rate
         is NaN when its class is absent.
@@ -468,6 +567,9 @@ def pr_curve_points(
     records: pd.DataFrame, labels: Sequence[str], positive: str = POSITIVE_LABEL, calibrated: bool = False
 ) -> pd.DataFrame:
     """Precision-recall curve: one row per distinct positive probability, after (recall 0, precision 1).
+
+    Args:
+        records, labels, positive, calibrated: as for :func:`roc_curve_points`.
 
     Returns:
         Frame with ``threshold``, ``recall`` and ``precision``; recall is NaN when no case is positive. The

@@ -15,13 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom
-from tqdm import tqdm
 
 from model.evaluate.metrics import (
     BOOTSTRAP_SEED,
     N_BOOTSTRAP,
     SCALARS,
-    group_resamples,
+    bootstrap_samples,
     percentile_interval,
     point_metrics,
 )
@@ -96,11 +95,11 @@ def paired_difference_intervals(
         ``{metric: [low, high]}`` for every :data:`model.evaluate.metrics.SCALARS` (NaN where mostly
         undefined).
     """
-    samples: dict[str, list[float]] = {name: [] for name in SCALARS}
-    resamples = group_resamples(groups, n_resamples, seed)
-    for idx in tqdm(resamples, total=n_resamples, desc=desc, disable=not progress):
+
+    def difference(idx: NDArray[np.int64]) -> dict[str, float]:
         m_a = point_metrics(y[idx], probs_a[idx], labels, pos, threshold)[0]
         m_b = point_metrics(y[idx], probs_b[idx], labels, pos, threshold)[0]
-        for name in SCALARS:
-            samples[name].append(m_b[name] - m_a[name])
-    return {name: percentile_interval(values, n_resamples) for name, values in samples.items()}
+        return {name: m_b[name] - m_a[name] for name in SCALARS}
+
+    samples = bootstrap_samples(difference, groups, n_resamples, seed, desc if progress else None)
+    return {name: percentile_interval(samples.get(name, []), n_resamples) for name in SCALARS}

@@ -154,6 +154,10 @@ def quantize_int8(classifier: Classifier) -> Classifier:
 def manifest_cases(manifest: pd.DataFrame, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
     """Split name -> cases (path, sha256, group, label) of a validated manifest, in :data:`SPLITS` order.
 
+    Args:
+        manifest: a manifest from :func:`~model.data.split.read_manifest`.
+        labels: the model's labels.
+
     Raises:
         LabelMismatchError: the manifest holds labels the model does not know.
     """
@@ -169,6 +173,14 @@ def manifest_cases(manifest: pd.DataFrame, labels: Sequence[str]) -> dict[str, p
 
 def folder_cases(data: str | Path, labels: Sequence[str], progress: bool = True) -> pd.DataFrame:
     """Cases of a class-folder data set (``yes/``, ``no/``), grouped into duplicates by :mod:`model.data`.
+
+    Args:
+        data: data root holding the class folders.
+        labels: the model's labels.
+        progress: show a tqdm bar while indexing.
+
+    Returns:
+        One row per image: path (relative to ``data``), sha256, label, group.
 
     Raises:
         DataError: the folder or a class sub-folder is missing, or nothing decodes.
@@ -193,6 +205,14 @@ def listed_cases(path: str | Path, split: str | None, labels: Sequence[str]) -> 
 
     Labels may be model labels or folder names (``yes``/``no``). The pool manifest (:mod:`model.data.pool`) is
     such a file: its ``holdout`` rows are the pool's held-out part.
+
+    Args:
+        path: the CSV (``--cases``).
+        split: keep only rows whose ``split`` is this (``--cases-split``); None keeps all.
+        labels: the model's labels.
+
+    Returns:
+        path, sha256, label (a model label), group; sorted by path.
 
     Raises:
         EvaluationInputError: the file is missing, lacks a column, or the split selects nothing.
@@ -276,7 +296,22 @@ def _save(
 
 
 def evaluate_manifest(classifier: Classifier, cfg: EvaluateConfig) -> list[Path]:
-    """Evaluate the requested splits (default: all); fit and save the temperature on the validation split."""
+    """Evaluate the requested splits (default: all); fit and save the temperature on the validation split.
+
+    Args:
+        classifier: the loaded model.
+        cfg: the job's config (``manifest``, ``split``, ``data``, ``out``, ...).
+
+    Returns:
+        The paths of the ``{split}_results.json`` files written.
+
+    Raises:
+        ManifestError: the manifest is invalid.
+        EvaluationInputError: a requested split is not in the manifest, or a case's file is missing under
+            ``--data`` or differs from the manifest (sha256).
+        LabelMismatchError: the manifest holds labels the model does not know.
+        ScanError: a case's file does not decode.
+    """
     cases = manifest_cases(read_manifest(cfg.manifest), classifier.labels)
     wanted = cfg.split or list(cases)
     if missing := [s for s in wanted if s not in cases]:
@@ -296,7 +331,20 @@ def evaluate_manifest(classifier: Classifier, cfg: EvaluateConfig) -> list[Path]
 
 
 def evaluate_folder(classifier: Classifier, cfg: EvaluateConfig) -> list[Path]:
-    """Evaluate a labelled folder as ``cfg.name``, calibrated with the saved temperature if one exists."""
+    """Evaluate a labelled folder as ``cfg.name``, calibrated with the saved temperature if one exists.
+
+    Args:
+        classifier: the loaded model.
+        cfg: the job's config (``name``, ``data`` or ``cases``, ``out``, ...).
+
+    Returns:
+        The path of the ``{name}_results.json`` written, in a list.
+
+    Raises:
+        EvaluationInputError: ``--name`` is a split name or not a file prefix, or ``--cases`` is unusable.
+        DataError: the folder cannot be indexed.
+        LabelMismatchError: labels the model does not know.
+    """
     if cfg.name in SPLITS or not NAME_PATTERN.fullmatch(cfg.name):
         raise EvaluationInputError(
             f"--name '{cfg.name}' must be a file prefix (letters, digits, _ . -) other than {list(SPLITS)}"

@@ -110,7 +110,21 @@ cli_parser, parse_args = CLI.parser, CLI.parse
 
 
 def load_cases(args: ExplainConfig, fingerprint: str, labels: tuple[str, ...]) -> pd.DataFrame:
-    """The split's cases (path, sha256, group, label) from the saved evaluation, else from ``--manifest``."""
+    """The split's cases (path, sha256, group, label) from the saved evaluation, else from ``--manifest``.
+
+    Args:
+        args: the job's config (``eval``, ``split``, ``manifest``, ``limit``).
+        fingerprint: the model's weights fingerprint; the saved evaluation must match it.
+        labels: the model's labels; the saved evaluation must match them.
+
+    Returns:
+        path, sha256, group, label per case; the first ``--limit`` when one is set.
+
+    Raises:
+        BatchInputError: the saved evaluation is unreadable or of another model, it is missing and no
+            ``--manifest`` is given, or the split has no cases.
+        ManifestError: the ``--manifest`` fallback is invalid.
+    """
     try:
         records = read_evaluation(args.eval, args.split, fingerprint, labels).records
     except ArtifactError as err:
@@ -155,7 +169,15 @@ def prepare(args: ExplainConfig) -> Run:
 
 def sanity_cases(n_cases: int, n_checked: int) -> frozenset[int]:
     """Indices of the cases that get the (costly) randomisation check: evenly spread over the sorted split,
-    so both classes (``no/`` paths sort before ``yes/``) are checked."""
+    so both classes (``no/`` paths sort before ``yes/``) are checked.
+
+    Args:
+        n_cases: number of cases in the split (>= 1 when ``n_checked`` > 0).
+        n_checked: how many to check (``--sanity-cases``); <= 0 checks none.
+
+    Returns:
+        Case indices in [0, n_cases).
+    """
     if n_checked <= 0:
         return frozenset()
     return frozenset(np.linspace(0, n_cases - 1, min(n_checked, n_cases)).round().astype(int).tolist())
@@ -245,7 +267,21 @@ def _patch(run: Run) -> int:
 
 
 def explain_case(run: Run, index: int, row: pd.Series, store: dict) -> list[dict]:
-    """Every method on one case, plus the random-ranking reference: rows for ``cases.csv``."""
+    """Every method on one case, plus the random-ranking reference: rows for ``cases.csv``.
+
+    Args:
+        run: the prepared job (:func:`prepare`).
+        index: the case's position in the split (seeds its random reference).
+        row: the case (path, sha256, group, label).
+        store: ``maps``, ``curves`` and ``fractions`` collected across cases; updated in place.
+
+    Returns:
+        One row per method plus the random reference (rows of ``cases.csv``).
+
+    Raises:
+        BatchInputError: the file differs from the evaluated one (:func:`load_case`).
+        ScanError: the file does not decode.
+    """
     x, geom, mask = load_case(run.args.data, row, run.classifier.preprocess, run.masks)
     return explain_loaded(run, index, row, x, geom, mask, store)
 
@@ -259,7 +295,20 @@ def explain_loaded(
     mask: np.ndarray | None,
     store: dict,
 ) -> list[dict]:
-    """:func:`explain_case` on a case already loaded by :func:`load_case` (the Ray engine decodes apart)."""
+    """:func:`explain_case` on a case already loaded by :func:`load_case` (the Ray engine decodes apart).
+
+    Args:
+        run: the prepared job (:func:`prepare`).
+        index: the case's position in the split (seeds its random reference).
+        row: the case (path, sha256, group, label).
+        x: (1, 3, S, S) model input from :func:`load_case`.
+        geom: how the scan was cropped and resized into ``x``.
+        mask: (H, W) bool tumour mask of the scan, or None.
+        store: ``maps``, ``curves`` and ``fractions`` collected across cases; updated in place.
+
+    Returns:
+        One row per method plus the random reference: case fields, seconds and the scores.
+    """
     with torch.no_grad():
         target = int(run.classifier.model(pixel_values=x).logits.argmax(-1))
     case = {**row.to_dict(), "index": index, "predicted": run.classifier.labels[target], "target": target}
@@ -309,7 +358,17 @@ def _settings(run: Run) -> dict:
 
 
 def build_summary(run: Run, cases: pd.DataFrame, curves: dict, fractions: np.ndarray) -> dict:
-    """The ``summary.json`` dict (see :mod:`model.explain.summary`)."""
+    """The ``summary.json`` dict (see :mod:`model.explain.summary`).
+
+    Args:
+        run: the prepared job.
+        cases: one row per case and method (``cases.csv``); missing score columns are added as NaN.
+        curves: method -> [(deletion, insertion) curve per case].
+        fractions: (S,) the removed fractions the curves are sampled at.
+
+    Returns:
+        The summary dict, ready for :func:`model.explain.summary.write_explanations`.
+    """
     for col in (*LOCALISATION_COLUMNS, "sanity_spearman"):
         cases[col] = cases[col] if col in cases else np.nan
     settings = _settings(run)
