@@ -395,7 +395,8 @@ def split_comparison_cached(a_dir: str, b_dir: str, name: str, mtime_a: float, m
     Raises ``ComparisonError`` (not the same cases or labels, or other thresholds) or ``ArtifactError``.
     """
     pair = {name: (evaluation_cached(a_dir, name, mtime_a), evaluation_cached(b_dir, name, mtime_b))}
-    return comparison.compare_evaluations(*pair[name], compare.resolve_threshold(pair, None))
+    settings = comparison.PairedSettings(compare.resolve_threshold(pair, None))
+    return comparison.compare_evaluations(*pair[name], settings)
 
 
 def split_comparison(a_dir: str | Path, b_dir: str | Path, name: str) -> dict:
