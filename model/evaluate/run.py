@@ -268,6 +268,49 @@ def _logits(
     }
 
 
+def save_evaluation(
+    out: str | Path,
+    name: str,
+    cases: pd.DataFrame,
+    logits: NDArray,
+    classifier: Classifier,
+    fit: TemperatureFit | None = None,
+    positive: str = POSITIVE_LABEL,
+    **results_meta: object,
+) -> tuple[Path, pd.DataFrame]:
+    """Save one evaluation of ``cases`` from their logits: records, results with intervals, the file pair.
+
+    Args:
+        out: evaluation folder (created).
+        name: split or external name (``test``, ``pool-holdout``, ...).
+        cases: one row per scan with ``path``, ``label`` and ``group`` (:func:`manifest_cases`), in the
+            order of ``logits``.
+        logits: raw logits, shape ``(len(cases), n_labels)``, float.
+        classifier: the model the logits came from (its labels and fingerprint go into the results).
+        fit: the validation split's temperature fit, or ``None`` before one is fitted.
+        positive: the positive class label.
+        **results_meta: more :func:`~model.evaluate.artifacts.build_results` fields (``kind``, ``threshold``,
+            ``n_resamples``, ``seed``, ``precision``, ``data``, ``manifest_sha256``).
+
+    Returns:
+        The results file's path and the per-case records written beside it.
+
+    Raises:
+        ArtifactError: the pair would be inconsistent (checked as the reader checks it).
+    """
+    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None, positive)
+    results = build_results(
+        name,
+        records,
+        classifier.labels,
+        classifier.fingerprint,
+        calibration=fit,
+        positive=positive,
+        **results_meta,
+    )
+    return write_evaluation(out, name, results, records), records
+
+
 def _save(
     name: str,
     cases: pd.DataFrame,
@@ -277,22 +320,22 @@ def _save(
     cfg: EvaluateConfig,
     **meta: object,
 ) -> Path:
-    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None, cfg.positive)
-    results = build_results(
+    path, _ = save_evaluation(
+        cfg.out,
         name,
-        records,
-        classifier.labels,
-        classifier.fingerprint,
-        calibration=fit,
+        cases,
+        logits,
+        classifier,
+        fit,
+        cfg.positive,
         precision="int8" if cfg.int8 else "fp32",
         data=Path(cfg.data).resolve().name,
-        positive=cfg.positive,
         threshold=cfg.threshold,
         n_resamples=cfg.bootstrap,
         seed=cfg.seed,
         **meta,
     )
-    return write_evaluation(cfg.out, name, results, records)
+    return path
 
 
 def evaluate_manifest(classifier: Classifier, cfg: EvaluateConfig) -> list[Path]:

@@ -32,9 +32,9 @@ from model.data.input_check import build_input_reference, save_input_reference
 from model.data.scan import load_scan
 from model.data.split import write_manifest
 from model.data.synthetic import phantom_image
-from model.evaluate.artifacts import build_records, build_results, write_calibration, write_evaluation
+from model.evaluate.artifacts import write_calibration
 from model.evaluate.calibration import TemperatureFit
-from model.evaluate.run import EvaluateConfig, evaluate_manifest
+from model.evaluate.run import EvaluateConfig, evaluate_manifest, save_evaluation
 from model.loading import Classifier, load_classifier, save_classifier
 from model.preprocess import PreprocessConfig
 from tests.conftest import make_tiny_vit
@@ -97,17 +97,9 @@ def _save_fixed(
 ) -> pd.DataFrame:
     """Save evaluation ``name`` of ``cases`` with these tumour probabilities instead of the model's own."""
     logits = np.column_stack([np.zeros_like(p_tumor), np.log(p_tumor / (1 - p_tumor))])  # softmax -> p_tumor
-    records = build_records(cases, logits, classifier.labels, fit.temperature if fit else None)
-    results = build_results(
-        name,
-        records,
-        classifier.labels,
-        classifier.fingerprint,
-        calibration=fit,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        **meta,
+    _, records = save_evaluation(
+        eval_dir, name, cases, logits, classifier, fit, n_resamples=BOOTSTRAP_RESAMPLES, **meta
     )
-    write_evaluation(eval_dir, name, results, records)
     return records
 
 
