@@ -264,10 +264,10 @@ def _load_from_hub(hub_id: str, **head: object) -> ViTForImageClassification:
         pass
     if not _hub_reachable():
         raise ModelLoadError(
-            f"Cannot reach the Hugging Face Hub to download '{hub_id}' (no network), "
-            f"and it is not in the local "
-            "cache. Download it where the Hub is reachable (`huggingface-cli download "
-            f"{hub_id}`) or choose a local save_pretrained folder such as 'artifacts/model'."
+            f"Cannot reach the Hugging Face Hub to download '{hub_id}' (no network), it is not in the local "
+            "cache, and no folder of that name exists here. Download it where the Hub is reachable "
+            f"(`huggingface-cli download {hub_id}`) or choose a local save_pretrained folder such as "
+            "'artifacts/model'."
         )
     return _from_pretrained(hub_id, local_files_only=False, **head)
 

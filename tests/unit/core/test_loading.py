@@ -68,6 +68,18 @@ def test_offline_hub_id_fails_with_clear_message(monkeypatch):
         load_classifier("AMfeta99/vit-base-oxford-brain-tumor")
 
 
+@pytest.mark.parametrize("source", ["runs/vit.v2", "EleutherAI/gpt-neo-1.3B"])
+def test_an_owner_slash_name_that_is_no_folder_says_both_readings_failed(source, monkeypatch):
+    """A mistyped local path reads as a hub id too; offline, the one sentence rules out both."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("model.loading._hub_reachable", lambda: False)
+    with pytest.raises(ModelLoadError) as err:
+        load_classifier(source)
+    message = str(err.value)
+    assert "no folder of that name exists" in message and "Hugging Face Hub" in message
+    assert f"'{source}'" in message and "\n" not in message
+
+
 def test_missing_folder_and_non_model_folder(tmp_path):
     with pytest.raises(ModelLoadError, match="does not exist"):
         load_classifier(tmp_path / "nothing-here")
