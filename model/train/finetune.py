@@ -335,6 +335,30 @@ def validation_row(logits: NDArray[np.float64], labels: torch.Tensor) -> dict[st
     return {"validation_loss": loss, "accuracy": m["accuracy"], "roc_auc": m["roc_auc"]}
 
 
+def _top_step(
+    model: ViTForImageClassification,
+    train: Cached,
+    idx: torch.Tensor,
+    view: torch.Tensor,
+    step: int,
+    optim: tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, list[torch.nn.Parameter]],
+    cfg: FinetuneConfig,
+) -> float:
+    """One optimizer step on batch ``step`` of the epoch's draw (cases ``idx``, cached views ``view``)."""
+    opt, sched, params = optim
+    b = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
+    x = train.tokens[view[b], idx[b]].float()  # (B, T, D)
+    loss = F.cross_entropy(
+        top_logits(model, x, cfg.frozen_blocks), train.labels[idx[b]], label_smoothing=cfg.label_smoothing
+    )
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def fit_top(
     model: ViTForImageClassification, train: Cached, val: Cached | None, cfg: FinetuneConfig
 ) -> tuple[list[dict], int]:
@@ -368,31 +392,16 @@ def fit_top(
     w = torch.from_numpy(sample_weights(train.labels.numpy(), list(train.sources), cfg.source_power))
     g = torch.Generator().manual_seed(cfg.seed + 1)
     log, best, best_state, start = [], None, None, time.perf_counter()
+    params = [p for gr in groups for p in gr["params"]]
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         idx = torch.multinomial(w, steps_per_epoch * cfg.batch_size, replacement=True, generator=g)
         view = torch.randint(0, train.tokens.shape[0], (len(idx),), generator=g)
-        losses = []
-        for s in tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False):
-            b = slice(s * cfg.batch_size, (s + 1) * cfg.batch_size)
-            x = train.tokens[view[b], idx[b]].float()  # (B, T, D)
-            loss = F.cross_entropy(
-                top_logits(model, x, cfg.frozen_blocks),
-                train.labels[idx[b]],
-                label_smoothing=cfg.label_smoothing,
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for gr in groups for p in gr["params"]], cfg.grad_clip)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
+        steps = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
+        losses = [_top_step(model, train, idx, view, s, (opt, sched, params), cfg) for s in steps]
         model.eval()
-        row = {
-            "epoch": epoch,
-            "training_loss": float(np.mean(losses)),
-            "seconds": time.perf_counter() - start,
-        }
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch, "training_loss": float(np.mean(losses)), "seconds": seconds}
         if val is not None:
             row.update(validation_row(score(model, val, cfg.frozen_blocks), val.labels))
         log.append(row)
