@@ -1,7 +1,8 @@
 """Model I/O: load a ViT classifier from a local folder or the Hub, build one for offline training, save one.
 
 A model folder is plain ``save_pretrained`` output (``config.json`` with ``id2label``, ``model.safetensors``)
-plus ``preprocessor_config.json`` and, when trained here, ``training_config.json``.
+plus ``preprocessor_config.json`` and, when trained here, ``training_config.json``. The bundled folder keeps
+only its fine-tuned tensors in git; its ``model.safetensors`` is rebuilt on first load (:mod:`model.bundle`).
 
 Example::
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import torch
 from transformers import ViTConfig, ViTForImageClassification
 
+from model.bundle import RECIPE_FILE, TOP_FILE, BundleError, assemble_weights, is_split
 from model.errors import MriExplainError
 from model.labels import LABELS, LabelMismatchError, check_labels, id2label, is_plain_label, label2id
 from model.preprocess import PREPROCESSOR_FILE, PreprocessConfig
@@ -173,6 +175,11 @@ def source_kind(source: str | Path) -> str:
 
 
 def _from_pretrained(source: str, local_files_only: bool, **head: object) -> ViTForImageClassification:
+    if local_files_only and is_split(source):  # the bundled model: rebuild its frozen blocks once
+        try:
+            assemble_weights(source)
+        except BundleError as err:
+            raise ModelLoadError(str(err)) from err
     model = ViTForImageClassification.from_pretrained(
         source, attn_implementation="eager", local_files_only=local_files_only, dtype=torch.float32, **head
     )
@@ -360,6 +367,8 @@ def save_classifier(
 ) -> Path:
     """Write a model folder: ``save_pretrained`` output, the preprocessor config and the run's config.
 
+    A weights delta left in the folder (:mod:`model.bundle`) describes the old weights, so it is removed.
+
     Args:
         model: the classifier (its ``id2label`` must be set).
         preprocess: preprocessing used in training.
@@ -378,6 +387,8 @@ def save_classifier(
         to_save.load_state_dict(model.state_dict())
         to_save = to_save.half()
     to_save.save_pretrained(out)
+    for stale in (RECIPE_FILE, TOP_FILE):  # a delta of the weights just replaced (python -m model.bundle)
+        (out / stale).unlink(missing_ok=True)
     preprocess.save(out)
     if run_config is not None:
         (out / RUN_CONFIG_FILE).write_text(json.dumps(run_config, indent=2, sort_keys=True) + "\n")
