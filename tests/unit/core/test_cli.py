@@ -11,7 +11,7 @@ from typing import Literal
 
 import pytest
 
-from model.cli import build_parser, parse_config, run_cli
+from model.cli import ConfigCli, build_parser, exit_status, parse_config, raise_as, run_cli
 from model.errors import MriExplainError
 
 BASELINE = Path(__file__).parents[2] / "golden" / "cli_options.json"
@@ -144,3 +144,44 @@ def test_run_cli_exit_codes(main, code: int, capsys: pytest.CaptureFixture[str])
 def test_run_cli_lets_unexpected_errors_through() -> None:
     with pytest.raises(ZeroDivisionError):
         run_cli(_raises(ZeroDivisionError()), [])
+
+
+class _ProjectValueError(MriExplainError, ValueError):
+    """A project error that is also a ValueError (as ScanError is)."""
+
+
+def test_raise_as_turns_the_named_builtins_into_the_project_error() -> None:
+    with pytest.raises(_ProjectValueError) as err:
+        with raise_as(_ProjectValueError, ValueError, OSError):
+            raise FileNotFoundError("No such file: 'a.csv'")
+    assert str(err.value) == "No such file: 'a.csv'" and isinstance(err.value.__cause__, FileNotFoundError)
+
+
+def test_raise_as_passes_project_errors_and_other_builtins_unchanged() -> None:
+    original = _ProjectValueError("already a project error")
+    with pytest.raises(_ProjectValueError) as err:
+        with raise_as(MriExplainError, ValueError):
+            raise original
+    assert err.value is original
+    with pytest.raises(KeyError):
+        with raise_as(MriExplainError, ValueError):
+            raise KeyError("not named")
+
+
+def test_exit_status_is_what_run_cli_exits_with(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(_raises(MriExplainError("Bad input.")), []) == 2
+    assert capsys.readouterr().err == "error: Bad input.\n"
+    assert exit_status(lambda argv: 1, []) == 1
+
+
+def test_config_cli_parses_its_config_and_exits_2_with_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    @dataclass(frozen=True)
+    class Cfg:
+        out: str = field(metadata={"help": "output folder"})
+        seed: int = field(default=0, metadata={"help": "seed"})
+
+    cli = ConfigCli(Cfg, "python -m x", "Do x.")
+    assert cli.parse(["--out", "o", "--seed", "3"]) == Cfg(out="o", seed=3)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse(["--seed", "3"])
+    assert exit_info.value.code == 2 and "usage: python -m x" in capsys.readouterr().err
